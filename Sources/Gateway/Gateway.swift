@@ -1,0 +1,1 @@
+// Placeholder module file; replaced as the module is built.

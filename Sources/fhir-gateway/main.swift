@@ -1,0 +1,13 @@
+import Foundation
+import FHIRModels
+import Validation
+
+let args = Array(CommandLine.arguments.dropFirst())
+if args.first == "generate-model-info" {
+    let ref = args.count > 1 ? args[1] : "../shared/reference/fhir-r4"
+    let files = ["profiles-types.json", "profiles-resources.json"].map { ref + "/" + $0 }
+    let bundles = try files.map { [UInt8](try Data(contentsOf: URL(fileURLWithPath: $0))) }
+    let src = try ModelInfoGenerator.generate(bundles: bundles)
+    try src.write(toFile: "Sources/FHIRModels/Generated/R4ModelData.swift", atomically: true, encoding: .utf8)
+    print("wrote Sources/FHIRModels/Generated/R4ModelData.swift")
+}
