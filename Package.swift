@@ -31,6 +31,8 @@ let package = Package(
                           dependencies: ["FHIRModels", "Validation", "Mappers", "Gateway"],
                           swiftSettings: strict),
 
+        .executableTarget(name: "bench-validate", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "COpenSSL", "CSQLite", "CCurl"],
