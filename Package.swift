@@ -35,7 +35,7 @@ let package = Package(
 
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "COpenSSL", "CSQLite", "CCurl"],
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "COpenSSL", "CSQLite", "CCurl", "CHTTPParser"],
                     swiftSettings: strict),
     ]
 )

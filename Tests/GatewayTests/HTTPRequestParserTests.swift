@@ -97,3 +97,16 @@ import Testing
         #expect(!rc.keepAlive)
     }
 }
+
+extension HTTPRequestParserTests {
+    /// Found by the differential run against http-parser: each is refused rather than guessed at.
+    @Test func differentialFindingsRefused() {
+        refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encodingx: chunked\r\n\r\n", 400)
+        refused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length0: 5\r\n\r\n", 400)
+        refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n", 400)
+        refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\t\r\nabcd\r\n0\r\n\r\n", 400)
+        refused("GET fhir/metadata HTTP/1.1\r\nHost: a\r\n\r\n", 400)
+        refused("BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501)
+        refused("GET / HTTP/1.1\r\nHost: a\r\nAccept: caf\u{e9}\r\n\r\n", 400)
+    }
+}

@@ -197,6 +197,9 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
+    static let framingNames: [[UInt8]] = ["transfer-encoding", "content-length"].map { Array($0.utf8) }
+    static let knownMethods: [[UInt8]] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map { Array($0.utf8) }
+
     static func parseHead(_ head: [UInt8], limits: Limits) throws(HTTPParseError) -> HTTPRequest {
         var lines: [ArraySlice<UInt8>] = []
         var start = 0
@@ -210,8 +213,15 @@ public struct HTTPRequestParser: Sendable {
         let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw HTTPParseError(.badRequest, "request line must be 'METHOD SP target SP HTTP/1.1'") }
         guard !parts[0].isEmpty, parts[0].allSatisfy(isTokenChar) else { throw HTTPParseError(.badRequest, "invalid method") }
+        guard knownMethods.contains(where: { $0.elementsEqual(parts[0]) }) else {
+            throw HTTPParseError(.notImplemented, "method not supported (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)")
+        }
         guard !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw HTTPParseError(.badRequest, "invalid request target (control, space or non-ASCII byte)")
+        }
+        // Origin-form only (RFC 9112 §3.2.1): we are not a proxy, so no absolute-form, and no authority-form.
+        guard parts[1].first == UInt8(ascii: "/") || (parts[1].elementsEqual("*".utf8) && parts[0].elementsEqual("OPTIONS".utf8)) else {
+            throw HTTPParseError(.badRequest, "request target must be an absolute path (origin-form), e.g. /fhir/metadata")
         }
         let version: HTTPRequest.Version
         switch Array(parts[2]) {
@@ -244,11 +254,19 @@ public struct HTTPRequestParser: Sendable {
         guard !name.isEmpty, name.allSatisfy(isTokenChar) else {
             throw HTTPParseError(.badRequest, "invalid header name (whitespace before ':' or a non-token character)")
         }
+        // Names that merely start like a framing field ("Transfer-Encodingx", "Content-Length0") are
+        // refused: some parsers match them by prefix, which is a known smuggling vector.
+        for framing in framingNames where name.count > framing.count
+            && zip(name.prefix(framing.count), framing).allSatisfy({ ($0 | 0x20) == $1 }) {
+            throw HTTPParseError(.badRequest, "header name too close to a framing field name")
+        }
         var value = line[(colon + 1)...]
-        while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
-        while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
-        for c in value where !(c == 0x09 || (c >= 0x20 && c != 0x7F)) {
-            throw HTTPParseError(.badRequest, "control byte 0x\(String(c, radix: 16)) in header value")
+        // Optional whitespace is a space here; a TAB anywhere in a field line is refused below.
+        while let f = value.first, f == 0x20 { value = value.dropFirst() }
+        while let l = value.last, l == 0x20 { value = value.dropLast() }
+        // Visible ASCII and spaces only: no controls, no TAB inside a value, no obs-text (bytes >= 0x80).
+        for c in value where !(c >= 0x20 && c < 0x7F) {
+            throw HTTPParseError(.badRequest, "byte 0x\(String(c, radix: 16)) in header value (only visible ASCII and spaces are accepted)")
         }
         return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
@@ -287,12 +305,11 @@ public struct HTTPRequestParser: Sendable {
     }
 
     static func parseChunkSize(_ line: [UInt8]) throws(HTTPParseError) -> Int {
-        var end = line.firstIndex(of: UInt8(ascii: ";")) ?? line.count
+        let end = line.firstIndex(of: UInt8(ascii: ";")) ?? line.count
         if end < line.count {
             // chunk-ext = *( BWS ";" BWS token [ "=" ( token / quoted-string ) ] ): accepted, ignored, but checked.
             for c in line[end...] where c < 0x20 || c == 0x7F { throw HTTPParseError(.badRequest, "control byte in chunk extension") }
         }
-        while end > 0 && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
         guard end > 0, end <= 8 else { throw HTTPParseError(.badRequest, "invalid chunk size") }
         var n = 0
         for c in line[0..<end] {
