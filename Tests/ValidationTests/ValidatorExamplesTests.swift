@@ -1,0 +1,70 @@
+import Testing
+import Foundation
+import FHIRModels
+@testable import Validation
+
+/// The 715 official R4 examples validated against the core definitions.
+@Suite struct ValidatorExamplesTests {
+    /// Examples that are invalid in the published package itself (known errata), with the reason.
+    /// Each was checked by hand; the Java validator reports the same kind of error for each.
+    static let knownInvalid: [String: String] = [
+        "Basic-referral.json": "modifierExtension with example.org urls that have no definition (unknown modifier extensions are errors)",
+        "Bundle-10bb101f-a121-4264-a920-67be9cb82c74.json": "entry fullUrl .../Patient/pat12 but resource id pat2",
+        "Bundle-3a0707d3-549e-4467-b8b8-5a2ab3800efe.json": "entry fullUrl .../Patient/pat12 but resource id pat2",
+        "Bundle-lri-example.json": "entry fullUrls .../Observation/lri-gramstain1 etc. but resource ids gramstain1 etc.",
+        "DeviceMetric-example.json": "parent references a DeviceDefinition; R4 allows Reference(Device) only",
+        "DeviceUseStatement-example.json": "reasonReference to a Procedure; R4 does not list Procedure as a target",
+        "Library-zika-virus-intervention-logic.json": "codeFilter.valueSet 'urn:oid:X.Y.Z' is not an OID",
+        "MedicationRequest-medrx0301.json": "dispenseRequest.performer references a Practitioner; R4 allows Reference(Organization) only",
+        "Observation-clinical-gender.json": "performer references an Encounter, not an allowed target",
+        "Questionnaire-qs1.json": "nested items without the mandatory linkId",
+        "ig-r4.json": "ImplementationGuide without name and status; a reference id longer than 64 characters",
+    ]
+
+    @Test func officialExamplesHaveNoErrors() throws {
+        guard let defs = BundleDefinitions.core else { return }
+        let dir = TestPaths.r4.appendingPathComponent("examples")
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        let validator = Validator(definitions: defs, terminology: nil)
+        var clean = 0, withErrors: [String] = [], warnings = 0, bytes = 0
+        var unexpected: [String] = []
+        let start = Date()
+        for f in files.sorted() where f.hasSuffix(".json") {
+            let data = try [UInt8](Data(contentsOf: dir.appendingPathComponent(f)))
+            bytes += data.count
+            let tree = try FHIRJSONReader.read(data)
+            let issues = validator.validate(tree)
+            warnings += issues.filter { $0.severity == .warning }.count
+            let errors = issues.filter(\.isError)
+            if errors.isEmpty { clean += 1; continue }
+            withErrors.append(f)
+            if Self.knownInvalid[f] == nil {
+                unexpected.append("\(f):\n  " + errors.prefix(5).map(\.description).joined(separator: "\n  "))
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        print("[validator] examples: \(clean) with 0 errors, \(withErrors.count) with errors (\(withErrors.joined(separator: ", "))); \(warnings) warnings; \(bytes / 1000) kB in \(String(format: "%.2f", seconds)) s (debug build)")
+        #expect(clean + withErrors.count >= 700)
+        #expect(unexpected.isEmpty, "\(unexpected.count) unexpected:\n\(unexpected.prefix(40).joined(separator: "\n"))")
+    }
+}
+
+extension ValidatorExamplesTests {
+    @Test func printWarningSample() throws {
+        guard let defs = BundleDefinitions.core else { return }
+        let dir = TestPaths.r4.appendingPathComponent("examples")
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        let validator = Validator(definitions: defs, terminology: nil)
+        var counts: [String: Int] = [:]
+        var sample: [String: String] = [:]
+        for f in files.sorted() where f.hasSuffix(".json") {
+            let tree = try FHIRJSONReader.read([UInt8](Data(contentsOf: dir.appendingPathComponent(f))))
+            for i in validator.validate(tree) where !i.isError {
+                let key = String(i.message.prefix(40))
+                counts[key, default: 0] += 1
+                sample[key] = "\(f): \(i)"
+            }
+        }
+        for (k, c) in counts.sorted(by: { $0.value > $1.value }) { print("[warn] \(c) \(sample[k]!.prefix(250))") }
+    }
+}
