@@ -17,7 +17,7 @@ final class BundleDefinitions: StructureDefinitionProvider, @unchecked Sendable 
 
     /// Shared instance over the core bundles; nil when the reference data is absent.
     static let core: BundleDefinitions? = {
-        let files = ["profiles-types.json", "profiles-resources.json", "extension-definitions.json"]
+        let files = ["profiles-types.json", "profiles-resources.json", "extension-definitions.json", "profiles-others.json"]
         let d = BundleDefinitions()
         for f in files {
             guard let data = FileManager.default.contents(atPath: TestPaths.r4.appendingPathComponent(f).path),

@@ -436,6 +436,15 @@ public struct PlanCompiler: Sendable {
         return out
     }
 
+    /// The child `name` of a slice of `rule`, preferring required slices.
+    static func throughSlices(_ rules: [ElementRule], _ rule: Int32, _ name: String) -> Int32? {
+        let slices = rules[Int(rule)].slices.sorted { rules[Int($0)].min > rules[Int($1)].min }
+        for s in slices {
+            if let c = rules[Int(s)].children.first(where: { rules[Int($0)].name == name }) { return c }
+        }
+        return nil
+    }
+
     private func sliceTest(_ rules: [ElementRule], slice: Int32, discriminator d: Slicing.Discriminator) -> SliceTest {
         guard let steps = Self.steps(d.path) else { return SliceTest(steps: [], check: .undecided) }
         // Walk the slice's rules along the path.
@@ -447,6 +456,10 @@ public struct PlanCompiler: Sendable {
             case .child(let name):
                 let r = rules[Int(cur)]
                 if let c = r.children.first(where: { rules[Int($0)].name == name }) {
+                    cur = c
+                } else if let c = Self.throughSlices(rules, cur, name) {
+                    // The path crosses a sliced element (`code.coding` sliced, `code` fixed in its slice):
+                    // the value is the one a required slice fixes.
                     cur = c
                 } else {
                     remaining = steps[i...].compactMap { if case .child(let n) = $0 { n } else { nil } }

@@ -5,7 +5,9 @@ extension Walker {
 
     mutating func checkNode(_ node: Int32, _ n: ElementTree.Node) {
         guard n.type >= 0 else { return }
-        let kind = v.kinds[Int(n.type)]
+        var kind = v.kinds[Int(n.type)]
+        // Resource ids are typed string in the R4 definitions but must be valid ids.
+        if kind == .string && n.parent >= 0 && tree.isResource(n.parent) && tree.nameIs(node, "id") { kind = .id }
         if kind != .none, n.hasValue {
             if kind == .xhtml {
                 if v.options.checkXHTML {
@@ -215,7 +217,7 @@ extension Walker {
         var allowed: [String] = []
         for t in rule.types where t.code == "Reference" {
             for p in t.targetProfiles {
-                if p.hasPrefix(Validator.coreBase) {
+                if p.hasPrefix(Validator.coreBase), model.type(named: String(p.dropFirst(Validator.coreBase.count))) != nil {
                     allowed.append(String(p.dropFirst(Validator.coreBase.count)))
                 } else if let plan = v.plan(for: p) {
                     allowed.append(plan.typeName)
