@@ -1,4 +1,5 @@
 import Foundation
+import FHIRModels
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -226,8 +227,8 @@ public final class HTTPServer: Sendable {
     }
 
     private func respondError(_ error: HTTPParseError, on stream: any ByteStream) {
-        let body = OperationOutcomeJSON.single(severity: "error", code: error.status == 413 ? "too-long" : "structure",
-                                               message: "HTTP request refused: \(error.message)")
+        let body = OperationOutcomeBuilder.json([OutcomeIssue(severity: .error, code: error.status == 413 ? .tooLong : .structure,
+                                                              message: "HTTP request refused: \(error.message)")]).serialized()
         respond(HTTPResponse(status: error.status, headers: [("Content-Type", "application/fhir+json")], body: body), keepAlive: false, on: stream)
     }
 
@@ -236,25 +237,3 @@ public final class HTTPServer: Sendable {
     }
 }
 
-/// The smallest OperationOutcome, for errors raised below the FHIR layer (framing, transport).
-enum OperationOutcomeJSON {
-    static func single(severity: String, code: String, message: String) -> [UInt8] {
-        var out = Array(#"{"resourceType":"OperationOutcome","issue":[{"severity":""#.utf8)
-        out += Array(severity.utf8) + Array(#"","code":""#.utf8) + Array(code.utf8) + Array(#"","details":{"text":"#.utf8)
-        var m = message
-        m.withUTF8 { buf in
-            out.append(0x22)
-            for c in buf {
-                switch c {
-                case 0x22: out += [0x5C, 0x22]
-                case 0x5C: out += [0x5C, 0x5C]
-                case 0..<0x20: out += Array(String(format: "\\u%04x", c).utf8)
-                default: out.append(c)
-                }
-            }
-            out.append(0x22)
-        }
-        out += Array("}}]}".utf8)
-        return out
-    }
-}
