@@ -112,6 +112,51 @@ import Foundation
         #expect((try? FHIRXMLReader.read(xml, limits: JSONLimits(maxDepth: 3))) != nil)
     }
 
+    @Test func reportsMisshapenXMLButKeepsContent() throws {
+        let xml = """
+        <Bundle xmlns="http://hl7.org/fhir">
+          <type value="collection" bogus="1"/>
+          <entry><resource><Patient><id value="a"/></Patient><Patient/></resource></entry>
+          <entry><resource><Nope><x value="1"/></Nope></resource></entry>
+          <entry id="e3"><fullUrl value=""/>stray text</entry>
+          <timestamp/>
+        </Bundle>
+        """
+        let tree = try FHIRXMLReader.read(Array(xml.utf8))
+        let messages = tree.issues.map(\.message)
+        #expect(messages.count == 6, "\(messages)")
+        #expect(messages.contains { $0.contains("'bogus'") })
+        #expect(messages.contains { $0.contains("exactly one resource") })
+        #expect(messages.contains { $0.contains("<Nope> is not a FHIR R4 resource") })
+        #expect(messages.contains { $0.contains("@value cannot be empty") })
+        #expect(messages.contains { $0.contains("Text is not allowed") })
+        #expect(messages.contains { $0.contains("<timestamp> has no value") })
+        let entries = tree.children(0, "entry")
+        #expect(entries.map { tree[$0].index } == [0, 1, 2])
+        #expect(tree.typeName(tree.child(entries[0], "resource")!) == "Patient")
+        let unknown = tree.child(entries[1], "resource")!
+        #expect(tree[unknown].flags.contains(.unknown) && tree.child(unknown, "Nope") != nil)
+        #expect(tree.childValue(entries[2], "id") == "e3")
+        #expect(tree.issues.allSatisfy { $0.location.line > 1 })
+    }
+
+    @Test func parsesConcurrently() async throws {
+        let xml = FHIRXMLWriter.write(try FHIRJSONReader.read(Array(#"{"resourceType":"Patient","id":"x","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">a<b>b</b></div>"},"name":[{"family":"F"}]}"#.utf8)))
+        let bad = Array(#"<!DOCTYPE x [<!ENTITY a "b">]><Patient xmlns="http://hl7.org/fhir"/>"#.utf8)
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    if i % 2 == 0 { return (try? FHIRXMLReader.read(xml))?.descendant(0, "name.family").map { _ in true } ?? false }
+                    return (try? FHIRXMLReader.read(bad)) == nil
+                }
+            }
+            var all: [Bool] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.count == 64 && results.allSatisfy { $0 })
+    }
+
     @Test func officialExamplesRoundTripThroughXML() throws {
         let files = Fixtures.officialExamples()
         guard !files.isEmpty else { return }
