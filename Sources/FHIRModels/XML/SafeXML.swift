@@ -111,7 +111,7 @@ enum SafeXML {
     }
 }
 
-extension String {
+fileprivate extension String {
     func trimmingASCIIWhitespace() -> String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\n" || f == "\t" || f == "\r" { s.removeFirst() }
