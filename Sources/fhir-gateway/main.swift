@@ -16,3 +16,6 @@ if args.first == "import-terminologies" {
     let out = args.count > 2 ? args[2] : "Terminologies"
     print(try TerminologyImporter.run(referenceDirectory: ref, outputDirectory: out))
 }
+if args.first == "terminology-info" {
+    print(try TerminologyStore.loadReport(directory: args.count > 1 ? args[1] : nil))
+}

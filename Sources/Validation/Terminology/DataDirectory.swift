@@ -44,3 +44,18 @@ public enum DataDirectory {
         }
     }
 }
+
+extension TerminologyStore {
+    /// Loads the store found by `DataDirectory.locate()` (or in `directory`) and describes it with the
+    /// time the load took; for `fhir-gateway terminology-info`.
+    public static func loadReport(directory: String? = nil) throws -> String {
+        let dir = directory ?? DataDirectory.terminologies(in: DataDirectory.locate())
+        let start = ContinuousClock.now
+        let store = try TerminologyStore.load(directory: dir)
+        let elapsed = ContinuousClock.now - start
+        let concepts = store.allCodeSystems.reduce(0) { $0 + $1.concepts.count }
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        return "terminology store \(dir): \(store.allCodeSystems.count) code systems, \(store.allValueSets.count) value sets, "
+            + "\(concepts) concepts, reference date \(store.referenceDate); loaded in \(String(format: "%.1f", ms)) ms"
+    }
+}
