@@ -11,3 +11,11 @@ if args.first == "generate-model-info" {
     try src.write(toFile: "Sources/FHIRModels/Generated/R4ModelData.swift", atomically: true, encoding: .utf8)
     print("wrote Sources/FHIRModels/Generated/R4ModelData.swift")
 }
+if args.first == "import-terminologies" {
+    let ref = args.count > 1 ? args[1] : "../shared/reference"
+    let out = args.count > 2 ? args[2] : "Terminologies"
+    print(try TerminologyImporter.run(referenceDirectory: ref, outputDirectory: out))
+}
+if args.first == "terminology-info" {
+    print(try TerminologyStore.loadReport(directory: args.count > 1 ? args[1] : nil))
+}

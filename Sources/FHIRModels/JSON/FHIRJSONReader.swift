@@ -301,10 +301,10 @@ private struct TreeBuilder {
 
     // MARK: unknown content, kept verbatim so a round trip loses nothing
 
+    /// Unknown content keeps every member, `resourceType` included, so that it can be written back.
     mutating func buildUnknownMembers(obj: Int32, node: Int32) {
         for c in doc.children(obj) {
             let n = doc.nodes[Int(c)]
-            if doc.bytes.equals(n.keyStart, n.keyLength, resourceTypeKey) { continue }
             buildUnknown(json: c, nameStart: n.keyStart, nameLength: n.keyLength, parent: node, flags: [])
         }
     }
@@ -349,6 +349,7 @@ private struct TreeBuilder {
         let v = doc.nodes[Int(json)]
         if v.kind == .object { buildUnknownMembers(obj: json, node: node) }
         else if v.kind == .array {
+            tree.nodes[Int(node)].flags.insert(.jsonArray)
             for item in doc.children(json) {
                 buildUnknown(json: item, nameStart: tree.nodes[Int(node)].nameStart, nameLength: tree.nodes[Int(node)].nameLength, parent: node, flags: .jsonArrayItem)
             }
