@@ -145,7 +145,9 @@ public struct SliceTest: Sendable {
     public var check: Check
 }
 
-public struct ElementRule: Sendable {
+/// One element of a compiled definition. A class so that the walk reads rules without copying them;
+/// mutated only while its plan is being compiled, immutable once the plan is published.
+public final class ElementRule: @unchecked Sendable {
     public var id: String
     public var path: String
     /// Last path segment without `[x]`.
@@ -182,8 +184,24 @@ public struct ElementRule: Sendable {
     public var lookupBase: Int32 = 0
     public var lookup: [Int32] = []
     /// Whether any child or slice is constrained beyond the base (not needed, kept for diagnostics).
-    public var hasTypeProfiles: Bool { types.contains { !$0.profiles.isEmpty } }
-    public var hasTargetProfiles: Bool { types.contains { !$0.targetProfiles.isEmpty } }
+    public private(set) var hasTypeProfiles = false
+    public private(set) var hasTargetProfiles = false
+
+    init(id: String, path: String, name: String, sliceName: String?, elementID: Int32, modelType: ModelInfo.TypeID,
+         min: Int32, max: Int32, types: [TypeRule], allowedTypes: [ModelInfo.TypeID], isChoice: Bool, isModifier: Bool,
+         fixed: FixedValue?, pattern: FixedValue?, bindingStrength: BindingStrength?, valueSet: String?,
+         constraints: [Constraint], maxLength: Int32, slicing: Slicing?) {
+        self.id = id; self.path = path; self.name = name; self.sliceName = sliceName; self.elementID = elementID
+        self.modelType = modelType; self.min = min; self.max = max; self.types = types; self.allowedTypes = allowedTypes
+        self.isChoice = isChoice; self.isModifier = isModifier; self.fixed = fixed; self.pattern = pattern
+        self.bindingStrength = bindingStrength; self.valueSet = valueSet; self.constraints = constraints
+        self.maxLength = maxLength; self.slicing = slicing
+        self.hasTypeProfiles = types.contains { !$0.profiles.isEmpty }
+        self.hasTargetProfiles = types.contains { !$0.targetProfiles.isEmpty }
+        self.hasInvariants = constraints.contains { !$0.native && $0.compiled != nil }
+    }
+    /// Some constraint goes to the invariant evaluator.
+    public let hasInvariants: Bool
 }
 
 /// Handle to an invariant compiled by an `InvariantEvaluator`.
@@ -243,7 +261,7 @@ public struct PlanCompiler: Sendable {
         for (i, e) in elements.enumerated() {
             let path = e["path"]?.string ?? ""
             let sliceName = e["sliceName"]?.string
-            var rule = makeRule(e, path: path, sliceName: sliceName)
+            let rule = makeRule(e, path: path, sliceName: sliceName)
             if i == 0 {
                 rule.modelType = rootType
                 rules.append(rule)
@@ -253,7 +271,7 @@ public struct PlanCompiler: Sendable {
             let parentPath = Self.parentPath(path)
             while let top = stack.last, rules[Int(top)].path != parentPath { stack.removeLast() }
             guard let parent = stack.last else { continue }
-            resolveModel(&rule, parentType: rules[Int(parent)].modelType)
+            resolveModel(rule, parentType: rules[Int(parent)].modelType)
             let index = Int32(rules.count)
             if let cr = e["contentReference"]?.string { contentReferences.append((index, cr)) }
             // A slice (or re-slice) attaches to the most recent sibling with the same path.
@@ -357,7 +375,7 @@ public struct PlanCompiler: Sendable {
     }
 
     /// Finds the model element of a rule from its parent's model type and its name.
-    private func resolveModel(_ rule: inout ElementRule, parentType: ModelInfo.TypeID) {
+    private func resolveModel(_ rule: ElementRule, parentType: ModelInfo.TypeID) {
         guard parentType >= 0 else { return }
         var element: Int32 = -1
         var concrete: ModelInfo.TypeID = -1

@@ -246,7 +246,7 @@ struct Walker {
         }
         if rule.valueSet != nil, v.terminology != nil { checkBinding(node, n, rule) }
         if n.type == v.ids.reference && rule.hasTargetProfiles { checkReferenceTarget(node, rule) }
-        if let inv = v.invariants {
+        if rule.hasInvariants, let inv = v.invariants {
             for c in rule.constraints where !c.native {
                 guard let compiled = c.compiled else { continue }
                 if inv.check(compiled, tree: tree, node: node) == false {
