@@ -179,8 +179,6 @@ struct Walker {
         let rule = plan.rules[Int(ruleIndex)]
         for req in rule.requiredChildren {
             let rr = plan.rules[Int(req)]
-            // A missing Extension.url is reported by the extension check, with a better message.
-            if rr.name == "url" && tree[node].type == v.ids.extensionType { continue }
             let count = countChildren(node, element: rr.elementID)
             if count < rr.min {
                 if count == 0 || rr.min == 1 {

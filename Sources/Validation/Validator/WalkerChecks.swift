@@ -61,6 +61,9 @@ extension Walker {
             report(.error, .invalid, node, "Extension.url is required in order to identify, use and validate the extension")
             return
         }
+        if url.contains("|") {
+            report(.error, .structure, node, "The extension URL must not contain a version ('\(url)')")
+        }
         // Relative urls name the parts of a complex extension: its definition checks them.
         if !url.contains(":") && host >= 0 && tree[host].type == v.ids.extensionType { return }
         guard let plan = v.plan(for: url) else {
@@ -331,6 +334,15 @@ extension Walker {
         }
         if !response.isEmpty {
             report(.error, .invariant, b, "Constraint failed: bdl-4: 'entry.response mandatory for batch-response/transaction-response/history, otherwise prohibited' (\(list(response)) of this \(type) have a response)", rule: "bdl-4")
+        }
+        // Paging and self links: at most one of each relation.
+        var relations: [String: Int] = [:]
+        for (i, l) in tree.children(b, "link").enumerated() {
+            guard let rel = tree.childValue(l, "relation") else { continue }
+            if ["self", "first", "previous", "prev", "next", "last"].contains(rel), relations[rel] != nil {
+                report(.error, .invalid, l, "The link relationship type '\(rel)' can only occur once")
+            }
+            relations[rel] = i
         }
         if type == "searchset" && noMode > 0 {
             report(.warning, .invalid, b, "SearchSet bundles should have search modes on the entries")

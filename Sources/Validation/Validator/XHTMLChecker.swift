@@ -20,6 +20,18 @@ enum XHTMLChecker {
         "xmlns:xhtml",
     ]
 
+    /// XHTML is XML: only the five XML entities and character references are defined.
+    static func entityProblem(_ v: UnsafeBufferPointer<UInt8>, at start: Int) -> String? {
+        var j = start + 1
+        while j < v.count && j - start < 40 && v[j] != 0x3B && !PrimitiveFormats.isWS(v[j]) && v[j] != 0x3C { j += 1 }
+        guard j < v.count, v[j] == 0x3B else { return "Invalid entity in the XHTML: '&' must be written '&amp;'" }
+        let name = String(decoding: v[(start + 1)..<j], as: UTF8.self)
+        if ["amp", "lt", "gt", "quot", "apos"].contains(name) { return nil }
+        if name.hasPrefix("#x"), name.count > 2, name.dropFirst(2).allSatisfy(\.isHexDigit) { return nil }
+        if name.hasPrefix("#"), name.count > 1, name.dropFirst().allSatisfy(\.isNumber) { return nil }
+        return "Invalid entity in the XHTML ('&\(name);')"
+    }
+
     /// Problems found, as messages (empty when the XHTML is acceptable).
     static func check(_ v: UnsafeBufferPointer<UInt8>) -> [String] {
         var problems: [String] = []
@@ -46,6 +58,7 @@ enum XHTMLChecker {
                 if stack.isEmpty && !PrimitiveFormats.isWS(v[i]) {
                     problems.append("The narrative has text outside the root div"); return problems
                 }
+                if v[i] == 0x26, let problem = entityProblem(v, at: i) { problems.append(problem) }
                 i += 1; continue
             }
             // Comments, CDATA, processing instructions, doctype.
