@@ -236,6 +236,9 @@ import FHIRModels
         {"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://x","code":"1"},{"system":"http://loinc.org","code":"8867-4"}]}}
         """#, profiles: ["http://example.org/o2"], extra: [profile], terminology: Self.terminology)
         #expect(errors(ccOK).isEmpty, "\(ccOK)")
+        let noSystem = try run(#"{"resourceType":"Observation","status":"final","code":{"coding":[{"code":"8867-4"}]}}"#,
+                               profiles: ["http://example.org/o2"], extra: [profile], terminology: Self.terminology)
+        expectIssue(noSystem, .warning, "Observation.code.coding[0]", "A code with no system has no defined meaning")
         let textOnly = try run(#"{"resourceType":"Observation","status":"final","code":{"text":"HR"}}"#,
                                profiles: ["http://example.org/o2"], extra: [profile], terminology: Self.terminology)
         expectIssue(textOnly, .error, "Observation.code", "No code provided, and a code is required")
@@ -340,6 +343,25 @@ import FHIRModels
         expectIssue(bad, .error, "Task.input[0].value.ofType(integer)", "The type 'integer' is not allowed here by http://example.org/esms-task (allowed: string)")
         expectIssue(bad, .error, "Task.status", "does not contain the pattern 'completed'")
         #expect(errors(bad).count == 4, "\(bad)")
+    }
+
+    @Test(.enabled(if: core != nil)) func maxLengthAndOpenAtEnd() throws {
+        let profile = TestProfiles.derive(from: coreSD("Patient"), url: "http://example.org/pl", edits: [
+            "Patient.identifier": [("slicing", TestProfiles.json(#"{"discriminator":[{"type":"value","path":"system"}],"rules":"openAtEnd"}"#))],
+        ], insertAfter: ["Patient.name": [
+            TestProfiles.element("Patient.name.family", path: "Patient.name.family", min: 0, max: "1", [("maxLength", .number("5"))]),
+        ], "Patient.identifier": [
+            TestProfiles.element("Patient.identifier:nir", path: "Patient.identifier", sliceName: "nir", min: 0, max: "1"),
+            TestProfiles.element("Patient.identifier:nir.system", path: "Patient.identifier.system", min: 1, max: "1",
+                                 [("fixedUri", .string("urn:oid:1.2.250.1.213.1.4.8"))]),
+        ]])
+        let issues = try run(#"""
+        {"resourceType":"Patient","meta":{"profile":["http://example.org/pl"]},"name":[{"family":"Élodiè"}],
+         "identifier":[{"system":"http://other","value":"1"},{"system":"urn:oid:1.2.250.1.213.1.4.8","value":"2"}]}
+        """#, extra: [profile])
+        expectIssue(issues, .error, "Patient.name[0].family", "6 characters long, more than the maximum length 5")
+        expectIssue(issues, .error, "Patient.identifier[1]", "openAtEnd")
+        #expect(errors(issues).count == 2, "\(issues)")
     }
 
     // MARK: invariants through the evaluator protocol

@@ -135,6 +135,7 @@ extension Walker {
         } else if n.type == ids.coding {
             guard let code = tree.childValue(node, "code") else { return }
             let system = tree.childValue(node, "system")
+            if system == nil { reportNoSystem(node) }
             let r = term.validate(code: code, system: system, display: tree.childValue(node, "display"), valueSet: vs)
             reportCode(r, node: node, severity: severity, strength: strength, vs: vs, what: "The Coding provided (\(system ?? "")#\(code))")
         } else if n.type == ids.codeableConcept {
@@ -148,6 +149,7 @@ extension Walker {
             var results: [(Int32, CodeValidation)] = []
             for c in codings {
                 guard let code = tree.childValue(c, "code") else { continue }
+                if tree.child(c, "system") == nil { reportNoSystem(c) }
                 results.append((c, term.validate(code: code, system: tree.childValue(c, "system"), display: tree.childValue(c, "display"), valueSet: vs)))
             }
             if results.isEmpty { return }
@@ -167,6 +169,10 @@ extension Walker {
                    + (strength == .extensible ? ", and a coding should come from this value set unless it has no suitable code" : "")
                    + " (\(results.map(\.1.message).joined(separator: "; ")))")
         }
+    }
+
+    mutating func reportNoSystem(_ coding: Int32) {
+        report(.warning, .codeInvalid, coding, "A code with no system has no defined meaning, and it cannot be validated. A system should be provided")
     }
 
     mutating func reportCode(_ r: CodeValidation, node: Int32, severity: IssueSeverity, strength: BindingStrength, vs: String, what: String) {
