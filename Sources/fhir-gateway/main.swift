@@ -11,3 +11,14 @@ if args.first == "generate-model-info" {
     try src.write(toFile: "Sources/FHIRModels/Generated/R4ModelData.swift", atomically: true, encoding: .utf8)
     print("wrote Sources/FHIRModels/Generated/R4ModelData.swift")
 }
+if args.first == "import-definitions" {
+    // fhir-gateway import-definitions [REFERENCE_DIR] [OUT_DIR]
+    let ref = args.count > 1 ? args[1] : "../shared/reference"
+    let out = args.count > 2 ? args[2] : "Terminologies/conformance"
+    let summary = try ConformanceImporter.run(reference: ref, output: out)
+    for f in summary.files {
+        print("wrote \(out)/\(f.name): \(f.count) StructureDefinitions, \(f.bytes) bytes, sha256 \(f.sha256)")
+    }
+    print("total \(summary.totalBytes) bytes; \(summary.skipped.count) skipped")
+    for s in summary.skipped { print("  skipped: \(s)") }
+}
