@@ -32,6 +32,8 @@ public struct ConformanceStore: StructureDefinitionProvider, Sendable {
         public var loaded: [String] = []
         public var generated: [String] = []
         public var failures: [SnapshotError] = []
+        /// Differential elements skipped by a lenient load (their definition was loaded without them).
+        public var warnings: [SnapshotError] = []
     }
 
     /// A look-up result: `exactVersion` is false when `url|version` named a version that is not loaded
@@ -110,8 +112,8 @@ public struct ConformanceStore: StructureDefinitionProvider, Sendable {
     /// definitions (in dependency order when profiles in the batch derive from each other).
     /// Throws when any definition failed; those that succeeded stay loaded.
     @discardableResult
-    public mutating func load(resource: JSONValue) throws(ConformanceStoreError) -> [String] {
-        let report = try load(resources: Self.definitions(in: resource))
+    public mutating func load(resource: JSONValue, lenient: Bool = false) throws(ConformanceStoreError) -> [String] {
+        let report = try load(resources: Self.definitions(in: resource), lenient: lenient)
         if !report.failures.isEmpty { throw .snapshot(report.failures) }
         return report.loaded
     }
@@ -128,8 +130,9 @@ public struct ConformanceStore: StructureDefinitionProvider, Sendable {
         }
     }
 
-    /// Bulk load collecting failures instead of stopping at the first.
-    public mutating func load(resources: [JSONValue]) -> LoadReport {
+    /// Bulk load collecting failures instead of stopping at the first. When `lenient`, differential
+    /// elements that match no element are skipped (reported in `warnings`) rather than failing the profile.
+    public mutating func load(resources: [JSONValue], lenient: Bool = false) -> LoadReport {
         var report = LoadReport()
         var pending: [JSONValue] = []
         for sd in resources {
@@ -152,7 +155,8 @@ public struct ConformanceStore: StructureDefinitionProvider, Sendable {
                 progressed = true
                 do {
                     let view = self
-                    let full = try SnapshotGenerator.generate(sd) { view.structureDefinition(url: $0) }
+                    let (full, issues) = try SnapshotGenerator.generate(sd, lenient: lenient) { view.structureDefinition(url: $0) }
+                    report.warnings += issues
                     add(full)
                     let url = sd["url"]?.string ?? ""
                     report.loaded.append(url); report.generated.append(url)

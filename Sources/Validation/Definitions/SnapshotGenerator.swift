@@ -8,7 +8,7 @@ public struct SnapshotError: Error, Sendable, CustomStringConvertible, Equatable
         /// A differential element names a path (or slice) that exists neither in the base nor in the
         /// types it can be expanded into.
         case unknownPath
-        /// A slice is declared on an element that is not sliced (and is not an extension).
+        /// A slice element whose `sliceName` disagrees with its id.
         case invalidSlice
         /// Children are constrained on an element whose type cannot be expanded (several types,
         /// unknown type, primitive value…).
@@ -42,6 +42,13 @@ public enum SnapshotGenerator {
     /// for a canonical URL (`url` or `url|version`); it is used for the base and for datatype and
     /// type-profile expansion.
     public static func generate(_ sd: JSONValue, resolve: (String) -> JSONValue?) throws(SnapshotError) -> JSONValue {
+        try generate(sd, lenient: false, resolve: resolve).definition
+    }
+
+    /// As `generate(_:resolve:)`; when `lenient`, differential elements whose path matches nothing are
+    /// skipped and returned as `issues` (the reference validator's behaviour) instead of failing.
+    public static func generate(_ sd: JSONValue, lenient: Bool,
+                                resolve: (String) -> JSONValue?) throws(SnapshotError) -> (definition: JSONValue, issues: [SnapshotError]) {
         let url = sd["url"]?.string ?? sd["id"]?.string ?? "(StructureDefinition without url)"
         guard let baseURL = sd["baseDefinition"]?.string else {
             throw SnapshotError(.missingBase, profile: url, message: "no baseDefinition")
@@ -54,12 +61,17 @@ public enum SnapshotGenerator {
         }
         let diff = sd["differential"]?["element"]?.array ?? []
         let ids = try diffIds(diff, profile: url)
+        var issues: [SnapshotError] = []
         let elements = try withoutActuallyEscaping(resolve) { (r) throws(SnapshotError) -> [Element] in
             var work = Work(profile: url, resolve: r)
             work.elements = baseElements.map { Element(json: $0) }
             work.original = work.elements
             for (d, id) in zip(diff, ids) {
-                try work.apply(d, id: id)
+                do {
+                    try work.apply(d, id: id)
+                } catch where lenient && error.kind == .unknownPath {
+                    issues.append(error)
+                }
             }
             return work.elements
         }
@@ -67,7 +79,7 @@ public enum SnapshotGenerator {
         for key in ["type", "kind", "abstract"] where out[key] == nil { out[key] = base[key] }
         if out["derivation"] == nil { out["derivation"] = .string("constraint") }
         out["snapshot"] = .object([("element", .array(elements.map(\.output)))])
-        return out
+        return (out, issues)
     }
 
     /// Element ids for the differential: the declared `id`, or one computed from `path` and the
@@ -170,6 +182,8 @@ struct Work {
     var elements: [Element] = []
     /// The base snapshot as resolved (for contentReference expansion).
     var original: [Element] = []
+    /// Choice elements this generation sliced by type (typed names in the differential).
+    var typeSlicedChoices: Set<String> = []
 
     init(profile: String, resolve: @escaping (String) -> JSONValue?) {
         self.profile = profile; self.resolve = resolve
@@ -195,7 +209,7 @@ struct Work {
             // expanding the sliced element's type profile may have brought the slice in
             if let i = find(id) { merge(i, d, impliedType: nil); return }
             if let declared = d["sliceName"]?.string, declared != sliceName {
-                throw error(.invalidDefinition, id, "sliceName '\(declared)' does not match the id")
+                throw error(.invalidSlice, id, "sliceName '\(declared)' does not match the id")
             }
             let i = try createSlice(slicedIndex, sliceID: id, sliceName: sliceName)
             merge(i, d, impliedType: nil)
@@ -219,11 +233,36 @@ struct Work {
             throw error(.unknownPath, id, "slice '\(last)' is not defined in the base or earlier in the differential")
         }
         let p = try ensure(parentID)
+        // the parent may have resolved to another id (a typed choice name became a type slice)
+        let actualID = elements[p].id + "." + last
+        if let i = find(actualID) { return (i, nil) }
         if !hasChildren(p) {
             try expand(p, for: id)
         }
-        if let i = find(id) { return (i, nil) }
-        if let r = choiceRename(parentID: parentID, segment: String(last)) { return r }
+        if let i = find(actualID) { return (i, nil) }
+        if let (choice, type) = choiceRename(parentID: elements[p].id, segment: String(last)) {
+            // as the reference tools do for R4 differentials: `valueQuantity` is the type slice
+            // `value[x]:valueQuantity` of the choice element, sliced by type
+            let sliceID = elements[choice].id + ":" + last
+            if let i = find(sliceID) { return (i, nil) }
+            // (a choice already restricted to that one type is used as is)
+            if elements[choice].typeCodes.count == 1 { return (choice, nil) }
+            if elements[choice].json["slicing"] == nil {
+                elements[choice].json["slicing"] = .object([
+                    ("discriminator", .array([.object([("type", .string("type")), ("path", .string("$this"))])])),
+                    ("ordered", .bool(false)), ("rules", .string("closed")),
+                ])
+                typeSlicedChoices.insert(elements[choice].id)
+                elements[choice].json["type"] = .array([])
+            }
+            if typeSlicedChoices.contains(elements[choice].id), let t = type?.array {
+                // the choice keeps only the types of its type slices (closed slicing)
+                elements[choice].json["type"] = .array((elements[choice].json["type"]?.array ?? []) + t)
+            }
+            let i = try createSlice(choice, sliceID: sliceID, sliceName: String(last))
+            if let type { elements[i].json["type"] = type }
+            return (i, nil)
+        }
         let kids = children(of: p).map { String(IDPath.lastSegment(elements[$0].id)) }.filter { !$0.contains(":") }
         throw error(.unknownPath, id,
                     "no element '\(last)' under '\(parentID)' (known: \(kids.prefix(40).joined(separator: ", ")))")
@@ -334,9 +373,8 @@ struct Work {
                     ("discriminator", .array([.object([("type", .string("value")), ("path", .string("url"))])])),
                     ("ordered", .bool(false)), ("rules", .string("open")),
                 ])
-            } else {
-                throw error(.invalidSlice, sliceID, "'\(sliced.id)' has no slicing: declare slicing before its slices")
             }
+            // other elements sliced without a slicing definition are accepted, as the reference tools do
         }
         var end = slicedIndex + 1
         let childPrefix = sliced.id + "."
@@ -397,6 +435,18 @@ struct Work {
                 }
                 e[k] = v
             }
+        }
+        // a type narrowed to one profile brings that profile's root invariants (as SimpleQuantity's sqty-1)
+        if let types = d["type"]?.array, types.count == 1, let profiles = types[0]["profile"]?.array, profiles.count == 1,
+           let p = profiles[0].string, let sd = resolve(p) ?? resolve(Canonical.stripVersion(p)),
+           sd["derivation"]?.string == "constraint",
+           let rootConstraints = sd["snapshot"]?["element"]?.array?.first?["constraint"]?.array {
+            var list = e["constraint"]?.array ?? []
+            for c in rootConstraints {
+                let key = c["key"]?.string
+                if !list.contains(where: { $0["key"]?.string == key }) { list.append(c) }
+            }
+            e["constraint"] = .array(list)
         }
         elements[i].json = e
     }
