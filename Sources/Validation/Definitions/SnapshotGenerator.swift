@@ -67,9 +67,10 @@ public enum SnapshotGenerator {
             work.elements = baseElements.map { Element(json: $0) }
             work.original = work.elements
             for (d, id) in zip(diff, ids) {
-                do {
+                do throws(SnapshotError) {
                     try work.apply(d, id: id)
-                } catch where lenient && error.kind == .unknownPath {
+                } catch {
+                    guard lenient && error.kind == .unknownPath else { throw error }
                     issues.append(error)
                 }
             }
