@@ -437,10 +437,11 @@ struct Work {
                 e[k] = v
             }
         }
-        // a type narrowed to one profile brings that profile's root invariants (as SimpleQuantity's sqty-1)
+        // a type narrowed to one datatype profile brings that profile's root invariants (as SimpleQuantity's
+        // sqty-1); resource and extension profiles keep theirs (they are checked when validating against them)
         if let types = d["type"]?.array, types.count == 1, let profiles = types[0]["profile"]?.array, profiles.count == 1,
            let p = profiles[0].string, let sd = resolve(p) ?? resolve(Canonical.stripVersion(p)),
-           sd["derivation"]?.string == "constraint",
+           sd["derivation"]?.string == "constraint", sd["kind"]?.string == "complex-type", sd["type"]?.string != "Extension",
            let rootConstraints = sd["snapshot"]?["element"]?.array?.first?["constraint"]?.array {
             var list = e["constraint"]?.array ?? []
             for c in rootConstraints {
