@@ -22,3 +22,11 @@ if args.first == "import-definitions" {
     print("total \(summary.totalBytes) bytes; \(summary.skipped.count) skipped")
     for s in summary.skipped { print("  skipped: \(s)") }
 }
+if args.first == "definitions-stats" {
+    // fhir-gateway definitions-stats [STORE_DIR]: load time and counts of the conformance store
+    let dir = args.count > 1 ? args[1] : "Terminologies/conformance"
+    let start = Date()
+    let store = try ConformanceStore(directory: dir)
+    let elapsed = Date().timeIntervalSince(start)
+    print("\(store.count) StructureDefinitions loaded from \(dir) in \(String(format: "%.3f", elapsed)) s")
+}

@@ -236,6 +236,14 @@ struct SnapshotGeneratorTests {
         #expect(S.element(sd, "Patient.deceased[x]:deceasedBoolean")?["min"]?.int == 1)
         #expect(S.element(sd, "Patient.deceased[x]")?["slicing"]?["discriminator"]?.array?.first?["type"]?.string == "type")
 
+        // an explicit type slice of a choice without slicing: sliced by type implicitly
+        let obs = try SnapshotGenerator.generate(Self.profile("Observation", [
+            Self.el("Observation.value[x]:valueQuantity", [("sliceName", .string("valueQuantity")), ("type", .array([.object([("code", .string("Quantity"))])]))]),
+            Self.el("Observation.value[x]:valueQuantity.system", [("fixedUri", .string("http://unitsofmeasure.org"))]),
+        ])) { store.structureDefinition(url: $0) }
+        #expect(S.element(obs, "Observation.value[x]")?["slicing"]?["discriminator"]?.array?.first?["path"]?.string == "$this")
+        #expect(S.element(obs, "Observation.value[x]:valueQuantity.system")?["base"]?["path"]?.string == "Quantity.system")
+
         // contentReference: Questionnaire.item.item is `#Questionnaire.item`
         let q = try SnapshotGenerator.generate(Self.profile("Questionnaire", [
             Self.el("Questionnaire.item.item.linkId", [("maxLength", .number("10"))]),

@@ -374,6 +374,12 @@ struct Work {
                     ("discriminator", .array([.object([("type", .string("value")), ("path", .string("url"))])])),
                     ("ordered", .bool(false)), ("rules", .string("open")),
                 ])
+            } else if name.hasSuffix("[x]") {
+                // a choice is implicitly sliced by type
+                elements[slicedIndex].json["slicing"] = .object([
+                    ("discriminator", .array([.object([("type", .string("type")), ("path", .string("$this"))])])),
+                    ("ordered", .bool(false)), ("rules", .string("open")),
+                ])
             }
             // other elements sliced without a slicing definition are accepted, as the reference tools do
         }
