@@ -89,12 +89,14 @@ public enum ConformanceImporter {
     }
 
     /// Reads all sources and returns the store groups (full definitions, not yet stripped).
-    public static func build(reference: String) throws -> (groups: [Group], skipped: [String], sources: [String]) {
+    public static func build(reference: String) throws -> (groups: [Group], skipped: [String], sources: [String], generated: Set<String>) {
         var store = ConformanceStore()
         var skipped: [String] = []
         var sources: [String] = []
+        var generated = Set<String>()
         func record(_ report: ConformanceStore.LoadReport) {
             skipped += report.failures.map(\.description)
+            generated.formUnion(report.generated)
         }
         // R4 core
         var core: [JSONValue] = []
@@ -127,16 +129,16 @@ public enum ConformanceImporter {
         }
         let old = try compileSDO(tank: tank, profiles: sdo405Profiles, version: "4.0.5",
                                  invariants: publishedInvariants(published), store: store)
-        for sd in old { store.add(sd) }
+        for sd in old { store.add(sd); generated.insert(sd["url"]?.string ?? "") }
         sdo += old
         return ([Group(file: "r4-core.json", definitions: core), Group(file: "fr-core.json", definitions: fr),
-                 Group(file: "sdo.json", definitions: sdo)], skipped, sources)
+                 Group(file: "sdo.json", definitions: sdo)], skipped, sources, generated)
     }
 
     /// Builds the store and writes it to `output` (one minified Bundle per group, plus `manifest.json`).
     @discardableResult
     public static func run(reference: String, output: String) throws -> Summary {
-        let (groups, skipped, sources) = try build(reference: reference)
+        let (groups, skipped, sources, generated) = try build(reference: reference)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var summary = Summary()
         summary.skipped = skipped
@@ -154,6 +156,20 @@ public enum ConformanceImporter {
             fileEntries.append(.object([("name", .string(g.file)), ("count", .number(String(g.definitions.count))),
                                         ("bytes", .number(String(bytes.count))), ("sha256", .string(sha))]))
         }
+        var byKind: [String: Int] = [:]
+        var constraints = 0
+        for sd in groups.flatMap(\.definitions) {
+            byKind[sd["kind"]?.string ?? "?", default: 0] += 1
+            if sd["derivation"]?.string == "constraint" { constraints += 1 }
+        }
+        let all = groups.flatMap(\.definitions)
+        let counts = JSONValue.object([
+            ("structureDefinitions", .number(String(all.count))),
+            ("byKind", .object(byKind.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) })),
+            ("constraints", .number(String(constraints))),
+            ("extensions", .number(String(all.filter { $0["type"]?.string == "Extension" && $0["derivation"]?.string == "constraint" }.count))),
+            ("snapshotsGenerated", .array(generated.sorted().map { .string($0) })),
+        ])
         var sourceEntries: [JSONValue] = []
         for s in sources {
             let rel = s.hasPrefix(reference + "/") ? String(s.dropFirst(reference.count + 1)) : s
@@ -164,6 +180,7 @@ public enum ConformanceImporter {
             ("fhirVersion", .string("4.0.1")),
             ("description", .string("StructureDefinitions with snapshots, stripped to what validation needs. Generated; do not edit.")),
             ("files", .array(fileEntries)),
+            ("counts", counts),
             ("sdo405FromFSH", .array(sdo405Profiles.map { .string($0) })),
             ("aliasCorrections", .object(sdoAliasCorrections.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("skipped", .array(skipped.map { .string($0) })),
