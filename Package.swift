@@ -37,6 +37,6 @@ let package = Package(
                     swiftSettings: strict),
 
         // libFuzzer harness (scripts/fuzz json); its only file defines LLVMFuzzerTestOneInput.
-        .executableTarget(name: "FuzzJSON", dependencies: ["FHIRModels"], swiftSettings: strict),
+        .executableTarget(name: "FuzzJSON", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
     ]
 )

@@ -28,8 +28,9 @@ public enum FrenchRuleCode: String, Sendable, CaseIterable {
     case sdoESMSStatusMissing = "FR-SDO-ESMS-STATUS-MISSING"
     /// esms-task: a unit status (JDV_J253) sent as `statutESMS`, or an ESMS status (JDV_J252) sent as `statutUnite`.
     case sdoStatusLevel = "FR-SDO-STATUS-LEVEL"
-    /// esms-task: an input identified by `type.text` only, without the SDO `type.coding` (warning).
-    case sdoInputTextOnly = "FR-SDO-INPUT-TEXT-ONLY"
+    /// esms-task: an input named by `type.text` or by a coding of another (or no) system, without the SDO
+    /// `type.coding` (warning).
+    case sdoInputNotCoded = "FR-SDO-INPUT-NOT-CODED"
     /// esms-consent: `meta.source` is not an idNat_Struct that can be checked (warning).
     case sdoConsentSource = "FR-SDO-CONSENT-SOURCE"
 }

@@ -66,24 +66,36 @@ public enum SDORules {
     static func checkTask(_ task: ElementTree.NodeID, _ run: inout FrenchRules.Run) {
         let tree = run.tree
         var inputs: [String: ElementTree.NodeID] = [:]
-        var textOnly: [(ElementTree.NodeID, String)] = []
+        // (type node, code, how it was given, whether that alone marks the Task as SDO)
+        var uncoded: [(ElementTree.NodeID, String, String, Bool)] = []
         for input in tree.children(task, "input") {
             guard let type = tree.child(input, "type") else { continue }
             var coded = false
-            for coding in tree.children(type, "coding") where tree.childValue(coding, "system") == inputCodeSystem {
+            var other: (code: String, system: String?)? = nil
+            for coding in tree.children(type, "coding") {
                 guard let code = tree.childValue(coding, "code") else { continue }
-                coded = true
-                if inputs[code] == nil { inputs[code] = input }
+                let system = tree.childValue(coding, "system")
+                if system == inputCodeSystem {
+                    coded = true
+                    if inputs[code] == nil { inputs[code] = input }
+                } else if other == nil, inputCodes.contains(code) {
+                    other = (code, system)
+                }
             }
-            if !coded, let text = tree.childValue(type, "text"), inputCodes.contains(text) {
-                textOnly.append((type, text))
+            guard !coded else { continue }
+            if let other {
+                let how = other.system.map { "a coding of system '\($0)'" } ?? "a coding without system"
+                uncoded.append((type, other.code, how, other.system == nil))
+            } else if let text = tree.childValue(type, "text"), inputCodes.contains(text) {
+                uncoded.append((type, text, "type.text only", true))
             }
         }
-        guard claims(tree, task, taskProfiles) || !inputs.isEmpty || !textOnly.isEmpty else { return }
+        // A coding of another explicit system (e.g. http://example.org#statutUnite) does not make a Task SDO.
+        guard claims(tree, task, taskProfiles) || !inputs.isEmpty || uncoded.contains(where: \.3) else { return }
 
-        for (type, text) in textOnly {
-            run.report(.sdoInputTextOnly, .warning, .invariant,
-                       "This input is identified by type.text '\(text)' only: the esms-task slices and the French rules recognise inputs by type.coding; add the coding {system: \(inputCodeSystem), code: \(text)}.",
+        for (type, code, how, _) in uncoded {
+            run.report(.sdoInputNotCoded, .warning, .invariant,
+                       "This input names '\(code)' by \(how): the esms-task slices and the French rules recognise inputs only by type.coding with system \(inputCodeSystem); add the coding {system: \(inputCodeSystem), code: \(code)}.",
                        at: type)
         }
 
