@@ -37,5 +37,8 @@ let package = Package(
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "COpenSSL", "CSQLite", "CCurl", "CHTTPParser"],
                     swiftSettings: strict),
+
+        // libFuzzer harness (scripts/fuzz json); its only file defines LLVMFuzzerTestOneInput.
+        .executableTarget(name: "FuzzJSON", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
     ]
 )

@@ -162,7 +162,12 @@ private struct TreeBuilder {
         let anchor = value >= 0 ? value : shadow
         let loc = doc.nodes[Int(anchor)].location
         if shadow >= 0 && !isPrimitive {
-            issue(.structure, "Property '_\(keyString(shadow).dropFirst())' is only allowed for primitive elements", node: parent, at: doc.nodes[Int(shadow)].location)
+            // Kept verbatim as unknown content; only the value (if any) is read as the element.
+            // (Found by review + FuzzJSON: a lone `_x` on a complex element used to index node -1.)
+            let s = doc.nodes[Int(shadow)]
+            buildUnknown(json: shadow, nameStart: s.keyStart, nameLength: s.keyLength, parent: parent, flags: [])
+            issue(.structure, "Property '_\(keyString(shadow).dropFirst())' is only allowed for primitive elements", node: parent, at: s.location)
+            if value < 0 { return }
         }
         let valueIsArray = value >= 0 && doc.nodes[Int(value)].kind == .array
         let shadowIsArray = shadow >= 0 && isPrimitive && doc.nodes[Int(shadow)].kind == .array

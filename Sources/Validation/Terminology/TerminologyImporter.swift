@@ -93,7 +93,7 @@ public enum TerminologyImporter {
                 }
                 sourceRecords.append(.object([
                     ("path", .string(rel)), ("area", .string(spec.area)), ("bytes", .number(String(bytes.count))),
-                    ("sha256", .string(SHA256Digest.hex(bytes))), ("resources", .number(String(resources.count))),
+                    ("sha256", .string(SHA256.hex(bytes))), ("resources", .number(String(resources.count))),
                 ]))
                 for r in resources { collected.append((r, rel, spec.area)) }
             }
@@ -147,7 +147,7 @@ public enum TerminologyImporter {
             let concepts = css.reduce(0) { $0 + $1.concepts.count }
             summaryFiles.append((name, bytes.count, css.count, vss.count, concepts))
             fileRecords.append(.object([
-                ("name", .string(name)), ("bytes", .number(String(bytes.count))), ("sha256", .string(SHA256Digest.hex(bytes))),
+                ("name", .string(name)), ("bytes", .number(String(bytes.count))), ("sha256", .string(SHA256.hex(bytes))),
                 ("codeSystems", .number(String(css.count))), ("valueSets", .number(String(vss.count))),
                 ("concepts", .number(String(concepts))),
             ]))
