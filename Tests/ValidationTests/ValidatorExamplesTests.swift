@@ -34,8 +34,14 @@ import FHIRModels
         try validateExamples(terminology: Self.store, known: Self.knownInvalid.merging(Self.knownInvalidCodes) { a, _ in a })
     }
 
-    func validateExamples(terminology: (any TerminologyProvider)?, known: [String: String]) throws {
-        guard let defs = BundleDefinitions.core else { return }
+    @Test(.enabled(if: store != nil && ValidatorSDOTests.conformance != nil)) func officialExamplesWithTheProjectStores() throws {
+        try validateExamples(terminology: Self.store, known: Self.knownInvalid.merging(Self.knownInvalidCodes) { a, _ in a },
+                             definitions: ValidatorSDOTests.conformance)
+    }
+
+    func validateExamples(terminology: (any TerminologyProvider)?, known: [String: String],
+                          definitions: (any StructureDefinitionProvider)? = BundleDefinitions.core) throws {
+        guard let defs = definitions ?? BundleDefinitions.core else { return }
         let dir = TestPaths.r4.appendingPathComponent("examples")
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
         let validator = Validator(definitions: defs, terminology: terminology)
@@ -58,7 +64,7 @@ import FHIRModels
             }
         }
         let seconds = Date().timeIntervalSince(start)
-        print("[validator] examples (terminology: \(terminology == nil ? "none" : "store")): \(clean) with 0 errors, \(withErrors.count) with errors (\(withErrors.joined(separator: ", "))); \(warnings) warnings (\(codeWarnings) on codes), \(notChecked) codes not checkable; \(bytes / 1000) kB in \(String(format: "%.2f", seconds)) s (debug build)")
+        print("[validator] examples (definitions: \(defs is ConformanceStore ? "conformance store" : "R4 bundles"), terminology: \(terminology == nil ? "none" : "store")): \(clean) with 0 errors, \(withErrors.count) with errors (\(withErrors.joined(separator: ", "))); \(warnings) warnings (\(codeWarnings) on codes), \(notChecked) codes not checkable; \(bytes / 1000) kB in \(String(format: "%.2f", seconds)) s (debug build)")
         #expect(clean + withErrors.count >= 700)
         #expect(unexpected.isEmpty, "\(unexpected.count) unexpected:\n\(unexpected.prefix(40).joined(separator: "\n"))")
     }
