@@ -109,6 +109,16 @@ import FHIRModels
         expectIssue(issues, .error, "Patient.gender", "Value is 'male' but is fixed to 'female' in the profile http://example.org/p#Patient.gender")
         expectIssue(issues, .warning, "Patient.meta.profile[1]", "Profile reference 'http://example.org/missing' has not been checked")
         #expect(errors(issues).count == 3, "\(issues)")
+        // A complex fixed value: each element that differs or is extra is reported where it is.
+        let fixedCC = TestProfiles.derive(from: coreSD("Patient"), url: "http://example.org/pf", edits: [
+            "Patient.maritalStatus": [("fixedCodeableConcept", TestProfiles.json(#"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus","code":"M"}]}"#))],
+        ])
+        let cc = try run(#"""
+        {"resourceType":"Patient","maritalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus","code":"S"}],"text":"single"}}
+        """#, profiles: ["http://example.org/pf"], extra: [fixedCC])
+        expectIssue(cc, .error, "Patient.maritalStatus.coding[0].code", "Value is 'S' but is fixed to 'M'")
+        expectIssue(cc, .error, "Patient.maritalStatus.text", "The element text is present in the instance but not allowed in the applicable fixed value")
+        #expect(errors(cc).count == 2, "\(cc)")
         // Asked for explicitly instead of through meta.profile: same findings.
         let explicit = try run(#"{"resourceType":"Patient","gender":"male"}"#, profiles: ["http://example.org/p"], extra: [profile])
         expectIssue(explicit, .error, "Patient.gender", "fixed to 'female'")

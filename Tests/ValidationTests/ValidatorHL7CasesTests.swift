@@ -43,4 +43,50 @@ import FHIRModels
 
     /// Raised as the validator improves, so that regressions fail.
     static let minimumAgreement = 35
+
+    /// Cases whose supporting files are JSON: loaded into a copy of the conformance store (snapshots
+    /// generated there), validated without and with the case's profile.
+    @Test(.enabled(if: ValidatorSDOTests.conformance != nil)) func casesWithSupportingProfiles() throws {
+        let base = TestPaths.sharedReference.appendingPathComponent("fhir-test-cases")
+        guard let data = FileManager.default.contents(atPath: base.appendingPathComponent("r4-validator-index.json").path),
+              let index = try? JSONValue.parse([UInt8](data)) else { return }
+        var agree = 0, total = 0
+        var diffs: [String] = []
+        for t in index["tests"]?.array ?? [] {
+            guard t["tier"]?.string == "A-offline", t["gateway_core"]?.bool == true,
+                  let file = t["file"]?.string, file.hasSuffix(".json"),
+                  let supporting = t["supporting"]?.array?.compactMap(\.string), !supporting.isEmpty,
+                  supporting.allSatisfy({ $0.hasSuffix(".json") }),
+                  let bytes = FileManager.default.contents(atPath: base.appendingPathComponent("validator/" + file).path) else { continue }
+            var store = ValidatorSDOTests.conformance!
+            var resources: [JSONValue] = []
+            for f in supporting {
+                guard let d = FileManager.default.contents(atPath: base.appendingPathComponent("validator/" + f).path),
+                      let r = try? JSONValue.parse([UInt8](d)) else { continue }
+                resources.append(r)
+            }
+            _ = store.load(resources: resources.filter { $0["resourceType"]?.string == "StructureDefinition" }, lenient: true)
+            let validator = Validator(definitions: store, terminology: ValidatorExamplesTests.store)
+            guard let tree = try? FHIRJSONReader.read([UInt8](bytes)) else { continue }
+            var runs: [(String, [String], Int)] = []
+            if let e = t["expected"]?["error"]?.int { runs.append(("base", [], e)) }
+            if let p = t["profile"]?.string, let e = t["expected_profile"]?["error"]?.int,
+               let url = resources.first(where: { p.hasSuffix(".json") && $0["url"] != nil && supporting.firstIndex(of: p).map { resources.indices.contains($0) } == true })?["url"]?.string {
+                let purl = supporting.firstIndex(of: p).flatMap { resources.indices.contains($0) ? resources[$0]["url"]?.string : nil } ?? url
+                runs.append(("profile", [purl], e))
+            }
+            for (kind, profiles, expected) in runs {
+                total += 1
+                let errors = validator.validate(tree, profiles: profiles).filter(\.isError)
+                if errors.count == expected { agree += 1 } else {
+                    diffs.append("\(file) [\(kind)]: ours \(errors.count), Java \(expected)\n    " + errors.map { "\($0.expression ?? "-"): \($0.message)" }.joined(separator: "\n    "))
+                }
+            }
+        }
+        print("[validator] HL7 cases with JSON supporting profiles: \(agree)/\(total) error counts agree with Java")
+        for d in diffs { print("[validator-diff] " + d) }
+        #expect(total == 0 || agree >= Self.minimumAgreementWithProfiles)
+    }
+
+    static let minimumAgreementWithProfiles = 18
 }

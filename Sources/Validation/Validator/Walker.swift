@@ -231,7 +231,7 @@ struct Walker {
             }
         }
         if let f = rule.fixed, !matches(node, f, exact: true) {
-            report(.error, .value, node, "Value is \(describe(node)) but is fixed to \(f) in the profile \(plan.versionedURL)#\(rule.id)")
+            reportFixed(node, f, profile: plan.versionedURL + "#" + rule.id)
         }
         if let p = rule.pattern, !matches(node, p, exact: false) {
             report(.error, .value, node, "The value does not contain the pattern \(p) required by the profile \(plan.versionedURL)#\(rule.id)")
@@ -334,6 +334,40 @@ struct Walker {
                 }
             }
             return true
+        }
+    }
+
+    /// Reports how a node differs from a fixed value, element by element, as the Java validator does.
+    mutating func reportFixed(_ node: Int32, _ f: FixedValue, profile: String) {
+        switch f {
+        case .primitive:
+            if !matches(node, f, exact: true) {
+                report(.error, .value, node, "Value is \(describe(node)) but is fixed to \(f) in the profile \(profile)")
+            }
+        case .complex(let members):
+            let n = tree[node]
+            for m in members {
+                var kids: [Int32] = []
+                var c = node + 1
+                while c < n.end {
+                    if tree.bytes.equals(tree[c].nameStart, tree[c].nameLength, m.name) { kids.append(c) }
+                    c = tree[c].end
+                }
+                let name = String(decoding: m.name, as: UTF8.self)
+                if kids.count != m.items.count {
+                    report(.error, .value, node, "The fixed value in the profile \(profile) has \(m.items.count) '\(name)' but the instance has \(kids.count)")
+                    continue
+                }
+                for (k, item) in zip(kids, m.items) { reportFixed(k, item, profile: profile) }
+            }
+            var c = node + 1
+            while c < n.end {
+                let cn = tree[c]
+                if !cn.flags.contains(.unknown), !members.contains(where: { tree.bytes.equals(cn.nameStart, cn.nameLength, $0.name) }) {
+                    report(.error, .value, c, "The element \(tree.name(c)) is present in the instance but not allowed in the applicable fixed value specified in profile \(profile)")
+                }
+                c = cn.end
+            }
         }
     }
 
