@@ -119,6 +119,13 @@ import FHIRModels
         expectIssue(cc, .error, "Patient.maritalStatus.coding[0].code", "Value is 'S' but is fixed to 'M'")
         expectIssue(cc, .error, "Patient.maritalStatus.text", "The element text is present in the instance but not allowed in the applicable fixed value")
         #expect(errors(cc).count == 2, "\(cc)")
+        // A global profile applies to every Patient, also inside a Bundle.
+        var global = ValidatorOptions()
+        global.globalProfiles = ["Patient": ["http://example.org/p"]]
+        let inBundle = try run(#"{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:c757873d-ec9a-4326-a141-556f43239520","resource":{"resourceType":"Patient","gender":"male","identifier":[{"value":"1"}]}}]}"#,
+                               extra: [profile], options: global)
+        expectIssue(inBundle, .error, "Bundle.entry[0].resource.gender", "fixed to 'female'")
+        #expect(errors(inBundle).count == 1, "\(inBundle)")
         // Asked for explicitly instead of through meta.profile: same findings.
         let explicit = try run(#"{"resourceType":"Patient","gender":"male"}"#, profiles: ["http://example.org/p"], extra: [profile])
         expectIssue(explicit, .error, "Patient.gender", "fixed to 'female'")

@@ -10,6 +10,10 @@ public struct ValidatorOptions: Sendable {
     /// Write resources inside other resources the way the Java validator does in expressions:
     /// `Bundle.entry[0].resource/*Patient/p1*/.gender` instead of `Bundle.entry[0].resource.gender`.
     public var javaResourceComments = false
+    /// Profiles every resource of a type must conform to (`ImplementationGuide.global`), e.g.
+    /// `["Patient": ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"]]`; applied to
+    /// contained and Bundle entry resources too.
+    public var globalProfiles: [String: [String]] = [:]
     public init() {}
 }
 

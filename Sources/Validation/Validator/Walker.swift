@@ -99,6 +99,7 @@ struct Walker {
             for p in tree.children(meta, "profile") { if let u = tree.value(p) { profiles.append((u, p)) } }
         }
         for u in explicitProfiles { profiles.append((u, res)) }
+        for u in v.options.globalProfiles[typeName] ?? [] { profiles.append((u, res)) }
         var done = Set<String>()
         for (url, at) in profiles where done.insert(url).inserted {
             if url == core.url || url == core.versionedURL { continue }
