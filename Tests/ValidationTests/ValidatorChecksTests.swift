@@ -171,6 +171,17 @@ import FHIRModels
         #expect(errors(issues).count == 5, "\(issues)")
     }
 
+    @Test(.enabled(if: core != nil)) func referencesBetweenParametersResources() throws {
+        func parameters(_ ref: String) throws -> [OutcomeIssue] {
+            try run(#"""
+            {"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","id":"1"}},
+             {"name":"c","resource":{"resourceType":"Coverage","id":"c1","status":"active","beneficiary":{"reference":"\#(ref)"},"payor":[{"display":"X"}]}}]}
+            """#)
+        }
+        #expect(errors(try parameters("Patient/1")).isEmpty)
+        expectIssue(try parameters("Patient/2"), .error, "Parameters.parameter[1].resource.beneficiary", "Unable to resolve resource with reference 'Patient/2'")
+    }
+
     // MARK: Bundle
 
     @Test(.enabled(if: core != nil)) func bundleRules() throws {

@@ -42,7 +42,7 @@ import FHIRModels
     }
 
     /// Raised as the validator improves, so that regressions fail.
-    static let minimumAgreement = 35
+    static let minimumAgreement = 36
 
     /// Cases whose supporting files are JSON: loaded into a copy of the conformance store (snapshots
     /// generated there), validated without and with the case's profile.

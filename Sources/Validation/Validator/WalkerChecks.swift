@@ -176,7 +176,30 @@ extension Walker {
         let longValid = parts.count > 2 && parts[parts.count - 2] != "_history" && isResourceType(String(parts[parts.count - 2])) && idOK(parts[parts.count - 1])
         if !valid && !longValid {
             report(.error, .invalid, refNode, "The reference '\(ref)' is not valid: expected [ResourceType]/[id], an absolute URL, urn:uuid:, urn:oid: or #[contained id]")
+            return
         }
+        // Resources passed together in a Parameters refer to each other: the target must be there.
+        if let parameters = enclosingParameters(node), parts.count == 2 {
+            var found = false
+            for p in tree.children(parameters, "parameter") {
+                guard let r = tree.child(p, "resource") else { continue }
+                if tree.typeName(r) == String(parts[0]) && tree.childValue(r, "id") == String(parts[1]) { found = true; break }
+            }
+            if !found { report(.error, .structure, node, "Unable to resolve resource with reference '\(ref)'") }
+        }
+    }
+
+    /// The Parameters resource whose `parameter.resource` holds `node`, if any.
+    func enclosingParameters(_ node: Int32) -> Int32? {
+        var cur = tree.resource(containing: node)
+        while cur > 0 {
+            let p = tree[cur].parent
+            guard p >= 0 else { return nil }
+            let container = tree.resource(containing: p)
+            if tree.typeName(container) == "Parameters" && tree.nameIs(cur, "resource") { return container }
+            cur = container
+        }
+        return nil
     }
 
     func isResourceType(_ name: String) -> Bool {
