@@ -94,6 +94,20 @@ import FHIRModels
         expectIssue(try narrative(#"<div xmlns="http://www.w3.org/1999/xhtml"><p>a</div>"#), .error, "Patient.text.div", "Malformed XHTML")
     }
 
+    @Test(.enabled(if: core != nil)) func securityAndExampleURLOptions() throws {
+        let json = #"{"resourceType":"Patient","name":[{"text":"Standard <script>x</script>"},{"text":"a < b and c>d"}],"photo":[{"url":"http://www.example.org/p.png"}]}"#
+        let lenient = try run(json)
+        expectIssue(lenient, .information, "Patient.name[0].text", "looks like embedded HTML tags")
+        #expect(errors(lenient).isEmpty, "\(lenient)")
+        var strict = ValidatorOptions()
+        strict.securityChecks = true
+        strict.allowExampleURLs = false
+        let issues = try run(json, options: strict)
+        expectIssue(issues, .error, "Patient.name[0].text", "looks like embedded HTML tags")
+        expectIssue(issues, .error, "Patient.photo[0].url", "Example URLs are not allowed")
+        #expect(errors(issues).count == 2, "\(issues)")
+    }
+
     // MARK: profiles: cardinality, types, fixed, pattern, nested type profiles
 
     @Test(.enabled(if: core != nil)) func profileCardinalityFixedAndProfileLookup() throws {

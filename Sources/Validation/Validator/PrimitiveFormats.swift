@@ -100,6 +100,34 @@ enum PrimitiveFormats {
         }
     }
 
+    static let htmlTags: Set<String> = ["script", "img", "iframe", "object", "embed", "style", "link", "meta", "svg", "a",
+                                        "div", "span", "p", "b", "i", "form", "input", "body", "html", "head", "frame", "base", "button", "video", "audio"]
+
+    /// `<tag` or `</tag` with a known HTML element name, followed by `>`, `/` or whitespace.
+    static func looksLikeHTML(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        while i < v.count {
+            if v[i] == 0x3C {
+                var j = i + 1
+                if j < v.count && v[j] == 0x2F { j += 1 }
+                let s = j
+                while j < v.count, isAlnum(v[j]) { j += 1 }
+                if j > s, j < v.count, v[j] == 0x3E || v[j] == 0x2F || isWS(v[j]),
+                   htmlTags.contains(String(decoding: v[s..<j], as: UTF8.self).lowercased()) { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// `http(s)://example.org/...`, `example.com`, `example.net` and their subdomains.
+    static func isExampleURL(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        let s = String(decoding: v, as: UTF8.self).lowercased()
+        guard let scheme = s.range(of: "://") else { return false }
+        let host = s[scheme.upperBound...].prefix { $0 != "/" && $0 != ":" && $0 != "?" && $0 != "#" }
+        return ["example.org", "example.com", "example.net"].contains { host == $0 || host.hasSuffix("." + $0) }
+    }
+
     @inline(__always) static func isWS(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
     @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
     @inline(__always) static func isAlnum(_ b: UInt8) -> Bool { isDigit(b) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) }

@@ -14,6 +14,11 @@ public struct ValidatorOptions: Sendable {
     /// `["Patient": ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"]]`; applied to
     /// contained and Bundle entry resources too.
     public var globalProfiles: [String: [String]] = [:]
+    /// Strings that look like embedded HTML (`<script>`, `<img ...>`) are errors (else information), as
+    /// the Java validator's security checks.
+    public var securityChecks = false
+    /// URLs on example.org / example.com are accepted (the Java validator's `examples` setting).
+    public var allowExampleURLs = true
     public init() {}
 }
 

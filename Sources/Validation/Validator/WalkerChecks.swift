@@ -17,6 +17,15 @@ extension Walker {
             } else if let problem = tree.bytes.withBytes(n.valueStart, n.valueLength, { PrimitiveFormats.check(kind, $0) }) {
                 report(problem.severity, .invalid, node, problem.message)
             }
+            if kind == .string || kind == .markdown,
+               tree.bytes.withBytes(n.valueStart, n.valueLength, { PrimitiveFormats.looksLikeHTML($0) }) {
+                report(v.options.securityChecks ? .error : .information, .invalid, node,
+                       "The string value contains text that looks like embedded HTML tags, which are not allowed for security reasons in this context")
+            }
+            if !v.options.allowExampleURLs, kind == .uri || kind == .url || kind == .canonical || (kind == .string && tree.nameIs(node, "reference")),
+               tree.bytes.withBytes(n.valueStart, n.valueLength, { PrimitiveFormats.isExampleURL($0) }) {
+                report(.error, .invalid, node, "Example URLs are not allowed in this context (\(tree.value(node) ?? ""))")
+            }
         }
         let isResource = n.flags.contains(.resource)
         if !isResource && !n.hasValue && !reported.contains(node) {
