@@ -71,6 +71,27 @@ import FHIRModels
 }
 
 extension ValidatorExamplesTests {
+    /// The same instance read from XML gives the same findings (same severities, codes, expressions).
+    @Test func xmlTreesGiveTheSameFindings() throws {
+        guard let defs = BundleDefinitions.core else { return }
+        let dir = TestPaths.r4.appendingPathComponent("examples")
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        let validator = Validator(definitions: defs, terminology: Self.store)
+        var compared = 0
+        var differences: [String] = []
+        for f in files.sorted() where f.hasSuffix(".json") {
+            let json = try FHIRJSONReader.read([UInt8](Data(contentsOf: dir.appendingPathComponent(f))))
+            guard let xml = try? FHIRXMLReader.read(FHIRXMLWriter.write(json)) else { continue }
+            compared += 1
+            let a = validator.validate(json).map { "\($0.severity) \($0.code) \($0.expression ?? "")" }
+            let b = validator.validate(xml).map { "\($0.severity) \($0.code) \($0.expression ?? "")" }
+            if a != b { differences.append("\(f):\n  json: \(a.filter { !b.contains($0) })\n  xml:  \(b.filter { !a.contains($0) })") }
+        }
+        print("[validator] XML vs JSON: \(compared) examples compared, \(differences.count) differ")
+        #expect(compared > 700)
+        #expect(differences.isEmpty, "\(differences.prefix(10).joined(separator: "\n"))")
+    }
+
     @Test func printWarningSample() throws {
         guard let defs = BundleDefinitions.core else { return }
         let dir = TestPaths.r4.appendingPathComponent("examples")
