@@ -14,6 +14,15 @@ struct Walker {
     var typePlans: [ValidationPlan?]
     var typePlanLoaded: [Bool]
     var bundleIndexes: [Int32: BundleIndex] = [:]
+    /// Extension context decisions already made in this run (nil problem = allowed).
+    var contextDecisions: [ContextKey: String?] = [:]
+
+    struct ContextKey: Hashable {
+        let plan: ObjectIdentifier
+        let element: Int32
+        let type: ModelInfo.TypeID
+        let resourceType: ModelInfo.TypeID
+    }
 
     init(validator: Validator, tree: ElementTree) {
         self.v = validator

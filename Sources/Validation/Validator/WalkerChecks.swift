@@ -87,8 +87,23 @@ extension Walker {
             report(.error, .structure, node, "The url \(url) names a \(plan.typeName) definition, not an extension")
             return
         }
-        if host >= 0, let problem = contextProblem(plan, host: host, url: url) {
-            report(.error, .structure, node, problem)
+        if host >= 0 {
+            let problem: String?
+            let h = tree[host]
+            // Cached only where the element id fixes the full path (resource and backbone elements).
+            let cacheable = h.type != v.ids.extensionType
+                && (h.flags.contains(.resource) || (h.element >= 0 && [.resource, .backbone].contains(model.kind(model[element: h.element].owner))))
+            if !cacheable {
+                problem = contextProblem(plan, host: host, url: url)
+            } else {
+                let key = ContextKey(plan: ObjectIdentifier(plan), element: tree[host].element, type: tree[host].type,
+                                     resourceType: tree[tree.resource(containing: host)].type)
+                if let cached = contextDecisions[key] { problem = cached } else {
+                    problem = contextProblem(plan, host: host, url: url)
+                    contextDecisions[key] = problem
+                }
+            }
+            if let problem { report(.error, .structure, node, problem) }
         }
         if plan.isModifierExtension && !isModifier {
             report(.error, .structure, node, "The extension \(url) is a modifier extension: it must be used in modifierExtension, not extension")
