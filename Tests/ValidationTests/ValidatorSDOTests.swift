@@ -48,4 +48,45 @@ import FHIRModels
         has(.error, "Task.input[3].value.ofType(CodeableConcept)", "None of the codings provided are in the value set")
         has(.error, "Task.meta", "Task.meta.lastUpdated: minimum required = 1")
     }
+
+    /// Flow 5 search result: entry resources must be ESMS tasks (type + nested profile on `entry.resource`).
+    @Test(.enabled(if: conformance != nil && FileManager.default.fileExists(atPath: example.path)))
+    func searchResultBundleAppliesTheTaskProfileToEntries() throws {
+        let v = validator()
+        let task = try JSONValue.parse([UInt8](Data(contentsOf: Self.example)))
+        var broken = task
+        broken["id"] = .string("broken")
+        broken["status"] = .string("failed")
+        func bundle(_ resources: [JSONValue]) -> JSONValue {
+            .object([("resourceType", .string("Bundle")), ("type", .string("searchset")),
+                     ("meta", .object([("profile", .array([.string("https://interop.esante.gouv.fr/ig/fhir/sdo/StructureDefinition/esms-bundle-resultat-recherche-notification-esms")]))])),
+                     ("link", TestProfiles.json(#"[{"relation":"self","url":"https://sdo.example.fr/fhir/Task?_lastUpdated=gt2024-01-01"}]"#)),
+                     ("entry", .array(resources.map { r in
+                         .object([("fullUrl", .string("https://sdo.example.fr/fhir/\(r["resourceType"]!.string!)/\(r["id"]!.string!)")),
+                                  ("resource", r), ("search", TestProfiles.json(#"{"mode":"match"}"#))])
+                     }))])
+        }
+        let good = v.validate(try FHIRJSONReader.read(bundle([task]).serialized()))
+        #expect(good.filter(\.isError).isEmpty, "\(good)")
+
+        let patient = TestProfiles.json(#"{"resourceType":"Patient","id":"p1"}"#)
+        let bad = v.validate(try FHIRJSONReader.read(bundle([task, broken, patient]).serialized()))
+        print("[validator] SDO bundle:\n  " + bad.map(\.description).joined(separator: "\n  "))
+        #expect(bad.contains { $0.isError && $0.expression == "Bundle.entry[1].resource.status" && $0.message.contains("pattern") }, "\(bad)")
+        #expect(bad.contains { $0.isError && $0.expression == "Bundle.entry[2].resource" && $0.message.contains("The type 'Patient' is not allowed here") }, "\(bad)")
+    }
+
+    @Test(.enabled(if: conformance != nil)) func esmsConsent() throws {
+        let v = validator()
+        let issues = v.validate(try FHIRJSONReader.read(Array(#"""
+        {"resourceType":"Consent","meta":{"profile":["https://interop.esante.gouv.fr/ig/fhir/sdo/StructureDefinition/esms-consent"]},
+         "status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+         "category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],
+         "policyRule":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"OPTIN"}]}}
+        """#.utf8)))
+        print("[validator] ESMS consent:\n  " + issues.map(\.description).joined(separator: "\n  "))
+        #expect(issues.contains { $0.isError && $0.expression == "Consent" && $0.message.contains("Consent.dateTime: minimum required = 1") })
+        #expect(issues.contains { $0.isError && $0.expression == "Consent" && $0.message.contains("Consent.provision: minimum required = 1") })
+        #expect(issues.contains { $0.isError && $0.expression == "Consent.meta" && $0.message.contains("Consent.meta.source: minimum required = 1") })
+    }
 }
