@@ -1,0 +1,520 @@
+import Foundation
+import FHIRModels
+
+extension FPEvaluator {
+    /// Evaluates a lambda argument (`where`, `select`, ...) for one item.
+    func lambda(_ a: FPCode, _ item: FPValue, _ i: Int, _ vars: FPVars) throws(FHIRPathError) -> [FPValue] {
+        var v = vars
+        v.this = item
+        v.index = i
+        return try eval(a, [item], v)
+    }
+
+    func function(_ f: FPFunction, _ input: [FPValue], _ args: [FPCode], _ focus: [FPValue], _ vars: FPVars,
+                  _ pos: Int, hasBase: Bool) throws(FHIRPathError) -> [FPValue] {
+        func arg(_ k: Int) throws(FHIRPathError) -> [FPValue] { try eval(args[k], focus, vars) }
+        switch f {
+        // existence
+        case .empty: return [.boolean(input.isEmpty)]
+        case .exists:
+            if args.isEmpty { return [.boolean(!input.isEmpty)] }
+            for (i, x) in input.enumerated() where try truth(try lambda(args[0], x, i, vars), pos) == true { return [.boolean(true)] }
+            return [.boolean(false)]
+        case .all:
+            for (i, x) in input.enumerated() where try truth(try lambda(args[0], x, i, vars), pos) != true { return [.boolean(false)] }
+            return [.boolean(true)]
+        case .allTrue, .anyTrue, .allFalse, .anyFalse:
+            var bools: [Bool] = []
+            for x in input {
+                guard case .boolean(let b)? = systemValue(x) else { throw fail("\(f.rawValue)() needs Boolean items", pos) }
+                bools.append(b)
+            }
+            switch f {
+            case .allTrue: return [.boolean(bools.allSatisfy { $0 })]
+            case .anyTrue: return [.boolean(bools.contains(true))]
+            case .allFalse: return [.boolean(bools.allSatisfy { !$0 })]
+            default: return [.boolean(bools.contains(false))]
+            }
+        case .subsetOf:
+            let other = try arg(0)
+            return [.boolean(input.allSatisfy { contains(other, $0) })]
+        case .supersetOf:
+            let other = try arg(0)
+            return [.boolean(other.allSatisfy { contains(input, $0) })]
+        case .count: return [.integer(input.count)]
+        case .distinct: return distinct(input)
+        case .isDistinct: return [.boolean(distinct(input).count == input.count)]
+        // filtering
+        case .where:
+            var out: [FPValue] = []
+            for (i, x) in input.enumerated() where try truth(try lambda(args[0], x, i, vars), pos) == true { out.append(x) }
+            return out
+        case .select:
+            var out: [FPValue] = []
+            for (i, x) in input.enumerated() { out.append(contentsOf: try lambda(args[0], x, i, vars)) }
+            return out
+        case .repeat:
+            var out: [FPValue] = []
+            var queue = input
+            var guardCount = 0
+            while !queue.isEmpty {
+                var next: [FPValue] = []
+                for (i, x) in queue.enumerated() {
+                    for y in try lambda(args[0], x, i, vars) where !out.contains(where: { same($0, y) }) {
+                        out.append(y); next.append(y)
+                    }
+                }
+                queue = next
+                guardCount += 1
+                if guardCount > 10_000 { throw fail("repeat() does not terminate", pos) }
+            }
+            return out
+        // subsetting
+        case .single: return try singleton(input, pos).map { [$0] } ?? []
+        case .first: return input.first.map { [$0] } ?? []
+        case .last: return input.last.map { [$0] } ?? []
+        case .tail: return Array(input.dropFirst())
+        case .skip:
+            guard let n = try integerArg(args[0], focus, vars, pos) else { return input }
+            return n <= 0 ? input : Array(input.dropFirst(n))
+        case .take:
+            guard let n = try integerArg(args[0], focus, vars, pos) else { return [] }
+            return n <= 0 ? [] : Array(input.prefix(n))
+        case .intersect:
+            let other = try arg(0)
+            return distinct(input.filter { contains(other, $0) })
+        case .exclude:
+            let other = try arg(0)
+            return input.filter { !contains(other, $0) }
+        case .union: return distinct(input + (try arg(0)))
+        case .combine: return input + (try arg(0))
+        // conversion
+        case .iif:
+            if hasBase && input.count > 1 { throw fail("iif() needs a single input item", pos) }
+            var v = vars
+            if hasBase { v.this = input.first }
+            let fc = hasBase ? input : focus
+            let c = try eval(args[0], fc, v)
+            guard let ci = try singleton(c, pos) else {
+                return args.count > 2 ? try eval(args[2], fc, v) : []
+            }
+            guard case .boolean(let b)? = systemValue(ci) else { throw fail("iif() criterion must be a Boolean", pos) }
+            if b { return try eval(args[1], fc, v) }
+            return args.count > 2 ? try eval(args[2], fc, v) : []
+        case .toBoolean, .toInteger, .toDecimal, .toString, .toDate, .toDateTime, .toTime:
+            guard let x = try singleton(input, pos), let s = systemValue(x) else { return [] }
+            return convert(f, s, sourceNode: x).map { [$0] } ?? []
+        case .convertsToBoolean, .convertsToInteger, .convertsToDecimal, .convertsToString, .convertsToDate,
+             .convertsToDateTime, .convertsToTime:
+            guard let x = try singleton(input, pos) else { return [] }
+            guard let s = systemValue(x) else { return [.boolean(false)] }
+            let target: FPFunction = switch f {
+            case .convertsToBoolean: .toBoolean
+            case .convertsToInteger: .toInteger
+            case .convertsToDecimal: .toDecimal
+            case .convertsToString: .toString
+            case .convertsToDate: .toDate
+            case .convertsToDateTime: .toDateTime
+            default: .toTime
+            }
+            return [.boolean(convert(target, s, sourceNode: x) != nil)]
+        case .toQuantity, .convertsToQuantity:
+            guard let x = try singleton(input, pos) else { return [] }
+            var q = systemValue(x).flatMap { toQuantity($0) }
+            if let unitWanted = args.isEmpty ? nil : try stringArg(args[0], focus, vars, pos), let qq = q, qq.unit != unitWanted {
+                q = convertUnit(qq, to: unitWanted)
+            }
+            if f == .convertsToQuantity { return [.boolean(q != nil)] }
+            return q.map { [.quantity($0)] } ?? []
+        // strings
+        case .indexOf, .lastIndexOf:
+            guard let s = try stringInput(input, f, pos), let sub = try stringArg(args[0], focus, vars, pos) else { return [] }
+            if sub.isEmpty { return [.integer(f == .indexOf ? 0 : s.count)] }
+            guard let r = f == .indexOf ? s.range(of: sub) : s.range(of: sub, options: .backwards) else { return [.integer(-1)] }
+            return [.integer(s.distance(from: s.startIndex, to: r.lowerBound))]
+        case .substring:
+            guard let s = try stringInput(input, f, pos), let start = try integerArg(args[0], focus, vars, pos) else { return [] }
+            let chars = Array(s)
+            guard start >= 0 && start < chars.count else { return [] }
+            var end = chars.count
+            if args.count > 1 {
+                if let l = try integerArg(args[1], focus, vars, pos) { end = min(chars.count, start + max(0, l)) }
+            }
+            return [.string(String(chars[start..<end]))]
+        case .startsWith, .endsWith, .contains:
+            guard let s = try stringInput(input, f, pos), let sub = try stringArg(args[0], focus, vars, pos) else { return [] }
+            if sub.isEmpty { return [.boolean(true)] }
+            switch f {
+            case .startsWith: return [.boolean(s.hasPrefix(sub))]
+            case .endsWith: return [.boolean(s.hasSuffix(sub))]
+            default: return [.boolean(s.contains(sub))]
+            }
+        case .upper, .lower, .length, .toChars, .trim:
+            guard let s = try stringInput(input, f, pos) else { return [] }
+            switch f {
+            case .upper: return [.string(s.uppercased())]
+            case .lower: return [.string(s.lowercased())]
+            case .length: return [.integer(s.count)]
+            case .trim: return [.string(s.trimmingCharacters(in: .whitespacesAndNewlines))]
+            default: return s.map { .string(String($0)) }
+            }
+        case .replace:
+            guard let s = try stringInput(input, f, pos), let pattern = try stringArg(args[0], focus, vars, pos),
+                  let subst = try stringArg(args[1], focus, vars, pos) else { return [] }
+            if pattern.isEmpty { return [.string(subst + s.map { String($0) + subst }.joined())] }
+            return [.string(s.replacingOccurrences(of: pattern, with: subst))]
+        case .matches:
+            guard let s = try stringInput(input, f, pos), let pattern = try stringArg(args[0], focus, vars, pos) else { return [] }
+            let re = try regex(pattern, pos)
+            return [.boolean(re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil)]
+        case .replaceMatches:
+            guard let s = try stringInput(input, f, pos), let pattern = try stringArg(args[0], focus, vars, pos),
+                  let subst = try stringArg(args[1], focus, vars, pos) else { return [] }
+            let re = try regex(pattern, pos)
+            return [.string(re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: subst))]
+        case .split:
+            guard let s = try stringInput(input, f, pos), let sep = try stringArg(args[0], focus, vars, pos) else { return [] }
+            if sep.isEmpty { return s.map { .string(String($0)) } }
+            return s.components(separatedBy: sep).map { .string($0) }
+        case .join:
+            let sep = args.isEmpty ? "" : (try stringArg(args[0], focus, vars, pos) ?? "")
+            var parts: [String] = []
+            for x in input {
+                guard case .string(let s)? = systemValue(x) else { throw fail("join() needs String items", pos) }
+                parts.append(s)
+            }
+            return [.string(parts.joined(separator: sep))]
+        // math
+        case .abs, .ceiling, .exp, .floor, .ln, .log, .power, .round, .sqrt, .truncate:
+            guard let x0 = try singleton(input, pos), let x = systemValue(x0) else { return [] }
+            return try math(f, x, args, focus, vars, pos)
+        // tree
+        case .children:
+            var out: [FPValue] = []
+            for x in input { if case .node(let id) = x { for c in tree.children(id) { out.append(.node(c)) } } }
+            return out
+        case .descendants:
+            var out: [FPValue] = []
+            for x in input {
+                if case .node(let id) = x {
+                    var c = id + 1
+                    while c < tree[id].end { out.append(.node(c)); c += 1 }
+                }
+            }
+            return out
+        // utility
+        case .trace:
+            let name = try stringArg(args[0], focus, vars, pos) ?? ""
+            if let sink = environment.trace {
+                if args.count > 1 {
+                    var projected: [FPValue] = []
+                    for (i, x) in input.enumerated() { projected.append(contentsOf: try lambda(args[1], x, i, vars)) }
+                    sink(name, projected)
+                } else {
+                    sink(name, input)
+                }
+            }
+            return input
+        case .now, .today, .timeOfDay:
+            let date = environment.now ?? Date()
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = TimeZone(identifier: "UTC")!
+            let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: date)
+            var d = FHIRPathDateTime(precision: f == .today ? .day : .millisecond)
+            d.year = c.year!; d.month = c.month!; d.day = c.day!
+            if f != .today {
+                d.hour = c.hour!; d.minute = c.minute!; d.second = c.second!; d.millisecond = c.nanosecond! / 1_000_000
+                d.timeZoneMinutes = 0
+            }
+            if f == .timeOfDay { d.isTime = true; d.timeZoneMinutes = nil; return [.time(d)] }
+            return f == .today ? [.date(d)] : [.dateTime(d)]
+        case .not:
+            guard let x = try singleton(input, pos) else { return [] }
+            guard case .boolean(let b)? = systemValue(x) else { throw fail("not() needs a Boolean", pos) }
+            return [.boolean(!b)]
+        case .aggregate:
+            var total = args.count > 1 ? try arg(1) : []
+            for (i, x) in input.enumerated() {
+                var v = vars
+                v.this = x; v.index = i; v.total = total
+                total = try eval(args[0], [x], v)
+            }
+            return total
+        // FHIR
+        case .extension:
+            guard let url = try stringArg(args[0], focus, vars, pos) else { return [] }
+            var out: [FPValue] = []
+            for x in input {
+                guard case .node(let id) = x else { continue }
+                for c in tree.children(id) where tree.nameIs(c, "extension") && tree.childValue(c, "url") == url { out.append(.node(c)) }
+            }
+            return out
+        case .hasValue:
+            guard input.count == 1, case .node(let id) = input[0] else { return [.boolean(false)] }
+            return [.boolean(isPrimitiveNode(input[0]) && tree[id].hasValue)]
+        case .getValue:
+            guard input.count == 1, isPrimitiveNode(input[0]), let v = systemValue(input[0]) else { return [] }
+            return [v]
+        case .resolve:
+            var out: [FPValue] = []
+            for x in input {
+                let ref: String?
+                if case .node(let id) = x, tree[id].type >= 0, model.isA(tree[id].type, table.reference) {
+                    ref = tree.childValue(id, "reference")
+                } else {
+                    ref = string(x)
+                }
+                guard let ref else { continue }
+                let from: ElementTree.NodeID = if case .node(let id) = x { id } else { context }
+                if let hook = environment.resolve { out.append(contentsOf: hook(ref, tree, from)) }
+                else { out.append(contentsOf: resolveInTree(ref, from: from)) }
+            }
+            return out
+        case .htmlChecks, .htmlchecks:
+            guard let x = try singleton(input, pos) else { return [] }
+            guard let s = string(x) else { return [.boolean(false)] }
+            return [.boolean(FPEvaluator.plausibleXHTML(s))]
+        case .conformsTo:
+            guard let url = try stringArg(args[0], focus, vars, pos) else { return [] }
+            var out: [FPValue] = []
+            for x in input {
+                guard case .node(let id) = x else { out.append(.boolean(false)); continue }
+                if let hook = environment.conformsTo {
+                    if let b = hook(tree, id, url) { out.append(.boolean(b)) }
+                    continue
+                }
+                let prefix = "http://hl7.org/fhir/StructureDefinition/"
+                guard url.hasPrefix(prefix), let t = model.type(named: String(url.dropFirst(prefix.count))) else {
+                    throw fail("conformsTo('\(url)'): unknown profile (no profile resolver in the environment)", pos)
+                }
+                out.append(.boolean(tree[id].type >= 0 && model.isA(tree[id].type, t)))
+            }
+            return out
+        case .memberOf:
+            guard let vs = try stringArg(args[0], focus, vars, pos), let hook = environment.memberOf else { return [] }
+            var out: [FPValue] = []
+            for x in input { if let b = hook(x, tree, vs) { out.append(.boolean(b)) } }
+            return out
+        case .is, .as, .ofType:
+            throw fail("\(f.rawValue)() needs a type argument", pos)
+        }
+    }
+
+    /// Node identity for `repeat` (distinct nodes may hold equal values).
+    func same(_ a: FPValue, _ b: FPValue) -> Bool {
+        if case .node(let x) = a, case .node(let y) = b { return x == y }
+        return a == b
+    }
+
+    func regex(_ pattern: String, _ pos: Int) throws(FHIRPathError) -> NSRegularExpression {
+        do { return try NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]) } catch {
+            throw fail("invalid regular expression '\(pattern)'", pos)
+        }
+    }
+
+    /// References inside the tree: contained `#id`, Bundle entries by `fullUrl` or `Type/id`.
+    func resolveInTree(_ ref: String, from: ElementTree.NodeID) -> [FPValue] {
+        if ref.hasPrefix("#") {
+            var r = tree.resource(containing: from)
+            if tree[r].element >= 0, model[element: tree[r].element].name == "contained", tree[r].parent >= 0 {
+                r = tree.resource(containing: tree[r].parent)
+            }
+            if ref == "#" { return [.node(r)] }
+            let id = String(ref.dropFirst())
+            for c in tree.children(r) where tree.nameIs(c, "contained") && tree.childValue(c, "id") == id { return [.node(c)] }
+            return []
+        }
+        guard tree.typeName(0) == "Bundle" else { return [] }
+        let parts = ref.split(separator: "/")
+        for entry in tree.children(0) where tree.nameIs(entry, "entry") {
+            guard let res = tree.child(entry, "resource") else { continue }
+            if tree.childValue(entry, "fullUrl") == ref { return [.node(res)] }
+            if parts.count >= 2, tree.typeName(res) == String(parts[parts.count - 2]), tree.childValue(res, "id") == String(parts[parts.count - 1]) {
+                return [.node(res)]
+            }
+        }
+        return []
+    }
+
+    /// A light XHTML check for `htmlChecks()`: a `div` root, balanced tags, no scripts or event handlers.
+    static func plausibleXHTML(_ s: String) -> Bool {
+        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard t.hasPrefix("<div"), t.hasSuffix("</div>") || t.hasSuffix("/>") else { return false }
+        let lower = t.lowercased()
+        if lower.contains("<script") || lower.contains("javascript:") || lower.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) != nil { return false }
+        var stack: [Substring] = []
+        var i = t.startIndex
+        while let open = t[i...].firstIndex(of: "<") {
+            guard let close = t[open...].firstIndex(of: ">") else { return false }
+            let tag = t[t.index(after: open)..<close]
+            i = t.index(after: close)
+            if tag.hasPrefix("!") || tag.hasPrefix("?") { continue }
+            if tag.hasSuffix("/") { continue }
+            if tag.hasPrefix("/") {
+                let name = tag.dropFirst().prefix { !$0.isWhitespace }
+                guard stack.popLast() == name else { return false }
+            } else {
+                stack.append(tag.prefix { !$0.isWhitespace })
+            }
+        }
+        return stack.isEmpty
+    }
+
+    // MARK: conversions
+
+    func convert(_ f: FPFunction, _ s: FPValue, sourceNode: FPValue) -> FPValue? {
+        switch f {
+        case .toBoolean:
+            switch s {
+            case .boolean: return s
+            case .integer(let i): return i == 1 ? .boolean(true) : i == 0 ? .boolean(false) : nil
+            case .decimal(let d): return d == 1 ? .boolean(true) : d == 0 ? .boolean(false) : nil
+            case .string(let t):
+                switch t.lowercased() {
+                case "true", "t", "yes", "y", "1", "1.0": return .boolean(true)
+                case "false", "f", "no", "n", "0", "0.0": return .boolean(false)
+                default: return nil
+                }
+            default: return nil
+            }
+        case .toInteger:
+            switch s {
+            case .integer: return s
+            case .boolean(let b): return .integer(b ? 1 : 0)
+            case .string(let t):
+                let body = t.hasPrefix("+") || t.hasPrefix("-") ? t.dropFirst() : Substring(t)
+                guard !body.isEmpty, body.allSatisfy({ $0.isASCII && $0.isNumber }), let i = Int(t) else { return nil }
+                return .integer(i)
+            default: return nil
+            }
+        case .toDecimal:
+            switch s {
+            case .decimal: return s
+            case .integer(let i): return .decimal(Decimal(i))
+            case .boolean(let b): return .decimal(b ? 1 : 0)
+            case .string(let t):
+                let body = t.hasPrefix("+") || t.hasPrefix("-") ? t.dropFirst() : Substring(t)
+                guard !body.contains("e"), !body.contains("E"), !body.hasPrefix("+"), !body.hasPrefix("-") else { return nil }
+                return FHIRPathValue.parseDecimal(String(body)).map { .decimal(t.hasPrefix("-") ? -$0 : $0) }
+            default: return nil
+            }
+        case .toString:
+            if case .node(let id) = sourceNode, let raw = tree.value(id) { return .string(raw) }
+            return .string(s.description)
+        case .toDate:
+            switch s {
+            case .date: return s
+            case .dateTime(var d):
+                if d.precision > .day { d.precision = .day }
+                d.timeZoneMinutes = nil
+                return .date(d)
+            case .string(let t):
+                guard let d = FHIRPathDateTime.parseDateTime(t), d.precision <= .day, !t.contains("T") else { return nil }
+                return .date(d)
+            default: return nil
+            }
+        case .toDateTime:
+            switch s {
+            case .dateTime: return s
+            case .date(let d): return .dateTime(d)
+            case .string(let t): return FHIRPathDateTime.parseDateTime(t).map { .dateTime($0) }
+            default: return nil
+            }
+        case .toTime:
+            switch s {
+            case .time: return s
+            case .string(let t): return FHIRPathDateTime.parseTime(t.hasPrefix("T") ? String(t.dropFirst()) : t).map { .time($0) }
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    func toQuantity(_ s: FPValue) -> FHIRPathQuantity? {
+        switch s {
+        case .quantity(let q): return q
+        case .integer(let i): return FHIRPathQuantity(value: Decimal(i), unit: "1")
+        case .decimal(let d): return FHIRPathQuantity(value: d, unit: "1")
+        case .boolean(let b): return FHIRPathQuantity(value: b ? 1 : 0, unit: "1")
+        case .string(let t):
+            let trimmed = t.trimmingCharacters(in: .whitespaces)
+            let numberEnd = trimmed.firstIndex(where: { $0 == " " }) ?? trimmed.endIndex
+            let num = String(trimmed[..<numberEnd])
+            let body = num.hasPrefix("+") || num.hasPrefix("-") ? String(num.dropFirst()) : num
+            guard !body.contains("e"), !body.contains("E"), let d0 = FHIRPathValue.parseDecimal(body) else { return nil }
+            let d = num.hasPrefix("-") ? -d0 : d0
+            let rest = trimmed[numberEnd...].trimmingCharacters(in: .whitespaces)
+            if rest.isEmpty { return FHIRPathQuantity(value: d, unit: "1") }
+            if rest.hasPrefix("'") && rest.hasSuffix("'") && rest.count >= 2 {
+                return FHIRPathQuantity(value: d, unit: String(rest.dropFirst().dropLast()))
+            }
+            if FHIRPathQuantity.calendarUnits[rest] != nil { return FHIRPathQuantity(value: d, unit: rest) }
+            return nil
+        default: return nil
+        }
+    }
+
+    func convertUnit(_ q: FHIRPathQuantity, to unit: String) -> FHIRPathQuantity? {
+        let target = FHIRPathQuantity(value: 1, unit: unit)
+        guard let a = q.canonical(forEquivalence: false), let b = target.canonical(forEquivalence: false), a.1 == b.1, b.0 != 0 else { return nil }
+        return FHIRPathQuantity(value: a.0 / b.0, unit: unit)
+    }
+
+    func math(_ f: FPFunction, _ x: FPValue, _ args: [FPCode], _ focus: [FPValue], _ vars: FPVars, _ pos: Int) throws(FHIRPathError) -> [FPValue] {
+        func dbl(_ d: Decimal) -> Double { NSDecimalNumber(decimal: d).doubleValue }
+        func dec(_ v: Double) -> [FPValue] {
+            guard v.isFinite else { return [] }
+            return [.decimal(Decimal(string: String(v)) ?? Decimal(v))]
+        }
+        if case .quantity(var q) = x, f == .abs { q.value = abs(q.value); return [.quantity(q)] }
+        guard let n = number(x) else { throw fail("\(f.rawValue)() needs a number", pos) }
+        let isInt: Bool = if case .integer = x { true } else { false }
+        switch f {
+        case .abs:
+            if case .integer(let i) = x { return [.integer(Swift.abs(i))] }
+            return [.decimal(Swift.abs(n))]
+        case .ceiling:
+            var v = n, r = Decimal(); NSDecimalRound(&r, &v, 0, .up)
+            if n < 0 { r = -truncated(-n) }
+            return [.integer(NSDecimalNumber(decimal: r).intValue)]
+        case .floor:
+            var v = n, r = Decimal(); NSDecimalRound(&r, &v, 0, .down)
+            if n < 0 { var m = -n, rr = Decimal(); NSDecimalRound(&rr, &m, 0, .up); r = -rr }
+            return [.integer(NSDecimalNumber(decimal: r).intValue)]
+        case .truncate: return [.integer(NSDecimalNumber(decimal: truncated(n)).intValue)]
+        case .exp: return dec(Foundation.exp(dbl(n)))
+        case .ln: return n <= 0 ? [] : dec(Foundation.log(dbl(n)))
+        case .sqrt: return n < 0 ? [] : dec(Foundation.sqrt(dbl(n)))
+        case .log:
+            let b = try eval(args[0], focus, vars)
+            guard let b0 = try singleton(b, pos), let bv = systemValue(b0).flatMap({ number($0) }) else { return [] }
+            guard n > 0, bv > 0, bv != 1 else { return [] }
+            return dec(Foundation.log(dbl(n)) / Foundation.log(dbl(bv)))
+        case .power:
+            let e = try eval(args[0], focus, vars)
+            guard let e0 = try singleton(e, pos), let ev = systemValue(e0) else { return [] }
+            guard let en = number(ev) else { throw fail("power() needs a number exponent", pos) }
+            if isInt, case .integer(let k) = ev, k >= 0 {
+                var r = 1
+                for _ in 0..<k {
+                    let m = r.multipliedReportingOverflow(by: NSDecimalNumber(decimal: n).intValue)
+                    if m.overflow { return [] }
+                    r = m.partialValue
+                }
+                return [.integer(r)]
+            }
+            let r = Foundation.pow(dbl(n), dbl(en))
+            return r.isNaN ? [] : dec(r)
+        case .round:
+            var places = 0
+            if !args.isEmpty, let p = try integerArg(args[0], focus, vars, pos) {
+                guard p >= 0 else { throw fail("round() precision must be >= 0", pos) }
+                places = p
+            }
+            var v = n, r = Decimal()
+            NSDecimalRound(&r, &v, places, .plain)
+            return [.decimal(r)]
+        default: throw fail("\(f.rawValue)() is not a math function", pos)
+        }
+    }
+}
