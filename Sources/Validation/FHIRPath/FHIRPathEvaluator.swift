@@ -109,17 +109,17 @@ struct FPEvaluator {
             let v = try eval(e, focus, vars)
             guard let x = try singleton(v, pos) else { return [] }
             if isOp { return [.boolean(isType(x, t))] }
-            return isType(x, t) ? [x] : []
+            return isType(x, t, exact: true) ? [x] : []
         case .typeFunction(let base, let f, let t, let pos):
             let input = try base.map { (b) throws(FHIRPathError) in try eval(b, focus, vars) } ?? focus
             switch f {
-            case .ofType: return input.filter { isType($0, t) }
+            case .ofType: return input.filter { isType($0, t, exact: true) }
             case .is:
                 guard let x = try singleton(input, pos) else { return [] }
                 return [.boolean(isType(x, t))]
             default:
                 guard let x = try singleton(input, pos) else { return [] }
-                return isType(x, t) ? [x] : []
+                return isType(x, t, exact: true) ? [x] : []
             }
         case .function(let base, let f, let args, let pos):
             let input = try base.map { (b) throws(FHIRPathError) in try eval(b, focus, vars) } ?? focus
@@ -396,13 +396,17 @@ struct FPEvaluator {
 
     // MARK: types
 
-    func isType(_ v: FPValue, _ t: FPTypeRef) -> Bool {
+    /// `is` follows FHIR type derivation (`code` is a `string`, `Age` is a `Quantity`); `as` and `ofType`
+    /// (`exact`) do so for complex types only, as the HL7 suite expects (`gender.as(string)` is empty).
+    func isType(_ v: FPValue, _ t: FPTypeRef, exact: Bool = false) -> Bool {
         if case .node(let id) = v {
             let nt = tree[id].type
             guard nt >= 0 else { return false }
             switch t {
-            case .fhir(let f), .either(let f, _): return model.isA(nt, f)
-            case .system: return false
+            case .fhir(let f), .either(let f, _):
+                // FHIR primitives are distinct types for FHIRPath (`code` is not a `string`).
+                return exact && table.kinds[Int(nt)] != .complex ? nt == f : model.isA(nt, f)
+            case .system, .nothing: return false
             }
         }
         let s: FPSystemType
@@ -419,7 +423,7 @@ struct FPEvaluator {
         }
         switch t {
         case .system(let x), .either(_, let x): return x == s
-        case .fhir: return false
+        case .fhir, .nothing: return false
         }
     }
 
@@ -605,12 +609,7 @@ struct FPEvaluator {
             }
         case "h", "min", "s", "ms":
             let factor: Int64 = unit == "h" ? 3_600_000 : unit == "min" ? 60_000 : unit == "s" ? 1000 : 1
-            var ms = Int64(amount) * factor
-            if unit == "s" && !isCalendar || unit == "s" {
-                // seconds may carry a fraction
-                let exact = q.value * Decimal(1000) * Decimal(sign)
-                ms = Int64(NSDecimalNumber(decimal: truncated(exact)).int64Value)
-            }
+            let ms = Int64(amount) * factor
             if !d.isTime && d.precision < .hour {
                 let days = ms / 86_400_000
                 if d.precision == .day { d.addMilliseconds(days * 86_400_000) }

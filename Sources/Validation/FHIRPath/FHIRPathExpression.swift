@@ -77,6 +77,8 @@ enum FPTypeRef: Sendable {
     case system(FPSystemType)
     /// An unqualified name that is both (e.g. `Quantity`): matches either.
     case either(ModelInfo.TypeID, FPSystemType)
+    /// A qualified name in a namespace that has no such type (`System.Patient`): matches nothing.
+    case nothing
 }
 
 enum FPFunction: String, Sendable {
@@ -93,6 +95,7 @@ enum FPFunction: String, Sendable {
     case children, descendants
     case trace, now, today, timeOfDay
     case `is`, `as`, not, aggregate
+    case matchesFull, encode, decode, escape, unescape, sort, comparable
     case `extension`, hasValue, getValue, resolve, htmlChecks, htmlchecks, conformsTo, memberOf
 
     /// Allowed argument counts.
@@ -110,6 +113,8 @@ enum FPFunction: String, Sendable {
              .combine, .indexOf, .lastIndexOf, .startsWith, .endsWith, .contains, .matches, .split, .log, .power, .is, .as,
              .extension, .conformsTo, .memberOf:
             1...1
+        case .matchesFull, .encode, .decode, .escape, .unescape, .comparable: 1...1
+        case .sort: 0...16
         case .substring, .trace, .aggregate: 1...2
         case .replace, .replaceMatches: 2...2
         case .iif: 2...3
@@ -213,6 +218,7 @@ struct FPCompiler {
     func resolveType(_ parts: [String], pos: Int) throws(FHIRPathError) -> FPTypeRef {
         if parts.count == 2 && parts[0] == "System" {
             if let s = FPSystemType(rawValue: parts[1]) { return .system(s) }
+            return .nothing
         } else if parts.count == 2 && parts[0] == "FHIR" {
             if let t = model.type(named: parts[1]) { return .fhir(t) }
         } else if parts.count == 1 {

@@ -167,9 +167,52 @@ extension FPEvaluator {
             guard let s = try stringInput(input, f, pos), let pattern = try stringArg(args[0], focus, vars, pos) else { return [] }
             let re = try regex(pattern, pos)
             return [.boolean(re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil)]
+        case .matchesFull:
+            guard let s = try stringInput(input, f, pos), let pattern = try stringArg(args[0], focus, vars, pos) else { return [] }
+            let re = try regex("^(?:" + pattern + ")$", pos)
+            return [.boolean(re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil)]
+        case .encode, .decode, .escape, .unescape:
+            guard let s = try stringInput(input, f, pos), let format = try stringArg(args[0], focus, vars, pos) else { return [] }
+            return FPEvaluator.transcode(f, s, format).map { [.string($0)] } ?? []
+        case .sort:
+            var keyed: [(FPValue, [[FPValue]])] = []
+            for (i, x) in input.enumerated() {
+                var keys: [[FPValue]] = []
+                for a in args {
+                    if case .negate(let inner, _) = a { keys.append(try lambda(inner, x, i, vars)) }
+                    else { keys.append(try lambda(a, x, i, vars)) }
+                }
+                keyed.append((x, keys))
+            }
+            let descending = args.map { if case .negate = $0 { true } else { false } }
+            var sortError: FHIRPathError?
+            let sorted = keyed.sorted { l, r in
+                let count = max(1, args.count)
+                for k in 0..<count {
+                    let a = args.isEmpty ? [l.0] : l.1[k], b = args.isEmpty ? [r.0] : r.1[k]
+                    guard let x = a.first, let y = b.first else {
+                        if a.isEmpty != b.isEmpty { return b.isEmpty != (args.isEmpty ? false : descending[k]) } // empty sorts last
+                        continue
+                    }
+                    let c: Int?
+                    do throws(FHIRPathError) { c = try compare(x, y, pos) } catch { sortError = error; return false }
+                    guard let c, c != 0 else { continue }
+                    return (c < 0) != (args.isEmpty ? false : descending[k])
+                }
+                return false
+            }
+            if let sortError { throw sortError }
+            return sorted.map { $0.0 }
+        case .comparable:
+            guard let x = try singleton(input, pos), case .quantity(let q)? = systemValue(x) else { return [] }
+            let o = try arg(0)
+            guard let y = try singleton(o, pos), case .quantity(let r)? = systemValue(y) else { return [] }
+            guard let cq = q.canonical(forEquivalence: false), let cr = r.canonical(forEquivalence: false) else { return [.boolean(false)] }
+            return [.boolean(cq.1 == cr.1)]
         case .replaceMatches:
             guard let s = try stringInput(input, f, pos), let pattern = try stringArg(args[0], focus, vars, pos),
                   let subst = try stringArg(args[1], focus, vars, pos) else { return [] }
+            if pattern.isEmpty { return [.string(s)] }
             let re = try regex(pattern, pos)
             return [.string(re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: subst))]
         case .split:
@@ -229,8 +272,7 @@ extension FPEvaluator {
             if f == .timeOfDay { d.isTime = true; d.timeZoneMinutes = nil; return [.time(d)] }
             return f == .today ? [.date(d)] : [.dateTime(d)]
         case .not:
-            guard let x = try singleton(input, pos) else { return [] }
-            guard case .boolean(let b)? = systemValue(x) else { throw fail("not() needs a Boolean", pos) }
+            guard let b = try truth(input, pos) else { return [] }
             return [.boolean(!b)]
         case .aggregate:
             var total = args.count > 1 ? try arg(1) : []
@@ -297,6 +339,73 @@ extension FPEvaluator {
             return out
         case .is, .as, .ofType:
             throw fail("\(f.rawValue)() needs a type argument", pos)
+        }
+    }
+
+    /// `encode`/`decode` (base64, urlbase64, hex) and `escape`/`unescape` (html, json).
+    static func transcode(_ f: FPFunction, _ s: String, _ format: String) -> String? {
+        switch (f, format) {
+        case (.encode, "base64"): return Data(s.utf8).base64EncodedString()
+        case (.encode, "urlbase64"):
+            return Data(s.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        case (.encode, "hex"): return s.utf8.map { String(format: "%02x", $0) }.joined()
+        case (.decode, "base64"), (.decode, "urlbase64"):
+            let t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            return Data(base64Encoded: t).flatMap { String(data: $0, encoding: .utf8) }
+        case (.decode, "hex"):
+            let u = Array(s.utf8)
+            guard u.count % 2 == 0 else { return nil }
+            var out: [UInt8] = []
+            for k in stride(from: 0, to: u.count, by: 2) {
+                guard let b = UInt8(String(decoding: u[k..<k + 2], as: UTF8.self), radix: 16) else { return nil }
+                out.append(b)
+            }
+            return String(bytes: out, encoding: .utf8)
+        case (.escape, "html"):
+            var r = ""
+            for c in s {
+                switch c {
+                case "&": r += "&amp;"
+                case "<": r += "&lt;"
+                case ">": r += "&gt;"
+                case "\"": r += "&quot;"
+                case "'": r += "&#39;"
+                default: r.append(c)
+                }
+            }
+            return r
+        case (.unescape, "html"):
+            return s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+                .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
+                .replacingOccurrences(of: "&amp;", with: "&")
+        case (.escape, "json"):
+            var r = ""
+            for c in s {
+                switch c {
+                case "\"": r += "\\\""
+                case "\\": r += "\\\\"
+                case "\n": r += "\\n"
+                case "\r": r += "\\r"
+                case "\t": r += "\\t"
+                default: r.append(c)
+                }
+            }
+            return r
+        case (.unescape, "json"):
+            var r = "", escaping = false
+            for c in s {
+                if escaping {
+                    switch c {
+                    case "n": r += "\n"
+                    case "r": r += "\r"
+                    case "t": r += "\t"
+                    default: r.append(c)
+                    }
+                    escaping = false
+                } else if c == "\\" { escaping = true } else { r.append(c) }
+            }
+            return r
+        default: return nil
         }
     }
 

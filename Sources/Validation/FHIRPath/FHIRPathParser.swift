@@ -115,6 +115,11 @@ struct FPLexer {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Digits, ':' and a '.' followed by a digit (so `@T14.is(Time)` stops before `.is`).
+    mutating func scanTime() {
+        while i < b.count && (FPLexer.isDigit(b[i]) || b[i] == 0x3A || (b[i] == 0x2E && i + 1 < b.count && FPLexer.isDigit(b[i + 1]))) { i += 1 }
+    }
+
     mutating func next() throws(FHIRPathError) -> FPToken {
         try skipTrivia()
         guard i < b.count else { return FPToken(kind: .end, text: "", position: i) }
@@ -140,14 +145,14 @@ struct FPLexer {
             if i < b.count && b[i] == 0x54 {
                 i += 1
                 let s = i
-                while i < b.count && (FPLexer.isDigit(b[i]) || b[i] == 0x3A || b[i] == 0x2E) { i += 1 }
+                scanTime()
                 return FPToken(kind: .time, text: text(s, i), position: start)
             }
             let s = i
             while i < b.count && (FPLexer.isDigit(b[i]) || b[i] == 0x2D) { i += 1 }
             if i < b.count && b[i] == 0x54 {
                 i += 1
-                while i < b.count && (FPLexer.isDigit(b[i]) || b[i] == 0x3A || b[i] == 0x2E) { i += 1 }
+                scanTime()
                 if i < b.count && b[i] == 0x5A { i += 1 }
                 else if i < b.count && (b[i] == 0x2B || b[i] == 0x2D) && i + 1 < b.count && FPLexer.isDigit(b[i + 1]) {
                     i += 1

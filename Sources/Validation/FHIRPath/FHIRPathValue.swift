@@ -253,6 +253,9 @@ public struct FHIRPathDateTime: Sendable, Hashable, CustomStringConvertible {
     /// Three-valued comparison: nil when the values differ in precision and are equal up to the coarser one.
     static func compare(_ a0: FHIRPathDateTime, _ b0: FHIRPathDateTime) -> Int? {
         var a = a0, b = b0
+        if (a.timeZoneMinutes == nil) != (b.timeZoneMinutes == nil) && a.precision >= .hour && b.precision >= .hour && !a.isTime {
+            return nil // one local, one zoned: the order is unknown
+        }
         if a.timeZoneMinutes != nil || b.timeZoneMinutes != nil {
             if a.timeZoneMinutes == nil { a.timeZoneMinutes = 0 }
             if b.timeZoneMinutes == nil { b.timeZoneMinutes = 0 }
@@ -304,6 +307,7 @@ public struct FHIRPathQuantity: Sendable, Hashable, CustomStringConvertible {
         "g": ("g", 1), "mg": ("g", Decimal(string: "0.001")!), "ug": ("g", Decimal(string: "0.000001")!), "kg": ("g", 1000),
         "ng": ("g", Decimal(string: "0.000000001")!),
         "m": ("m", 1), "cm": ("m", Decimal(string: "0.01")!), "mm": ("m", Decimal(string: "0.001")!), "km": ("m", 1000),
+        "[lb_av]": ("g", Decimal(string: "453.59237")!), "[oz_av]": ("g", Decimal(string: "28.349523125")!),
         "[in_i]": ("m", Decimal(string: "0.0254")!), "[ft_i]": ("m", Decimal(string: "0.3048")!),
         "L": ("L", 1), "l": ("L", 1), "mL": ("L", Decimal(string: "0.001")!), "dL": ("L", Decimal(string: "0.1")!),
         "s": ("s", 1), "ms": ("s", Decimal(string: "0.001")!), "min": ("s", 60), "h": ("s", 3600), "d": ("s", 86400),
