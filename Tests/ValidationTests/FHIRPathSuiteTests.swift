@@ -131,7 +131,7 @@ import FHIRModels
     static func run(_ c: Case, _ tree: ElementTree) -> String? {
         let result: [FHIRPathValue]
         do {
-            let expr = try FHIRPathExpression(c.expression)
+            let expr = try FHIRPathExpression(c.expression, contextType: tree.typeName(tree.root))
             result = try expr.evaluate(tree, node: tree.root)
         } catch {
             return c.invalid != nil ? nil : "error: \(error)"
@@ -187,5 +187,5 @@ import FHIRModels
         #expect(passed >= Self.floor, "\(passed) passed of \(ran)")
     }
 
-    static let floor = 0
+    static let floor = 859
 }

@@ -121,6 +121,12 @@ struct FPEvaluator {
                 guard let x = try singleton(input, pos) else { return [] }
                 return isType(x, t, exact: true) ? [x] : []
             }
+        case .reflect(let base, let namespace):
+            let input = try base.map { (b) throws(FHIRPathError) in try eval(b, focus, vars) } ?? focus
+            return input.map { v in
+                if case .node = v { return .string(namespace ? "FHIR" : typeName(v)) }
+                return .string(namespace ? "System" : typeName(v))
+            }
         case .function(let base, let f, let args, let pos):
             let input = try base.map { (b) throws(FHIRPathError) in try eval(b, focus, vars) } ?? focus
             return try function(f, input, args, focus, vars, pos, hasBase: base != nil)

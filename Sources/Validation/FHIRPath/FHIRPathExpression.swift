@@ -9,11 +9,25 @@ public struct FHIRPathExpression: Sendable {
     let code: FPCode
 
     public init(_ text: String) throws(FHIRPathError) {
+        try self.init(text, contextType: nil)
+    }
+
+    /// Compiles with the FHIR type of the context (`Patient`, `Patient.contact`, `HumanName`) when known,
+    /// so that unknown member names are reported now (semantic errors) rather than silently empty.
+    public init(_ text: String, contextType: String?) throws(FHIRPathError) {
         self.text = text
         var parser = try FPParser(text)
         let ast = try parser.parseAll()
         var compiler = FPCompiler(model: .r4)
         code = try compiler.compile(ast)
+        var start: [ModelInfo.TypeID]? = nil
+        if let contextType {
+            guard let t = ModelInfo.r4.type(named: contextType) else {
+                throw FHIRPathError(.semantic, "unknown context type '\(contextType)'")
+            }
+            start = [t]
+        }
+        _ = try FPChecker(model: .r4).check(code, input: start, this: start)
     }
 
     /// Evaluates against `node` of `tree` (the context, `$this` and `%context`).
@@ -135,6 +149,8 @@ indirect enum FPCode: Sendable {
     case negate(FPCode, Int)
     case binary(FPBinary, FPCode, FPCode, Int)
     case typeOp(Bool, FPCode, FPTypeRef, Int) // true: is, false: as
+    /// `type().name` (false) or `type().namespace` (true).
+    case reflect(FPCode?, Bool)
 }
 
 enum FPBinary: String, Sendable {
@@ -175,6 +191,10 @@ struct FPCompiler {
             let t = first >= 0x41 && first <= 0x5A ? model.type(named: name) : nil
             return .rootMember(Array(name.utf8), t)
         case .member(let base, let name):
+            if name == "name" || name == "namespace", case .function(let b, "type", let args) = FPCompiler.unwrap(base), args.isEmpty {
+                let cb = try b.map { (x) throws(FHIRPathError) in try compile(x, pos: pos) }
+                return .reflect(cb, name == "namespace")
+            }
             return .member(try compile(base, pos: pos), Array(name.utf8))
         case .indexer(let base, let idx):
             return .indexer(try compile(base, pos: pos), try compile(idx, pos: pos))
@@ -187,6 +207,9 @@ struct FPCompiler {
         case .typeOp(let op, let e, let parts):
             return .typeOp(op == "is", try compile(e, pos: pos), try resolveType(parts, pos: pos), pos)
         case .function(let base, let name, let args):
+            if name == "type" {
+                throw FHIRPathError(.semantic, "type() is supported as type().name and type().namespace only", position: pos)
+            }
             guard let f = FPFunction(rawValue: name) else {
                 throw FHIRPathError(.semantic, "unknown function '\(name)'", position: pos)
             }
@@ -204,6 +227,11 @@ struct FPCompiler {
             for a in args { cargs.append(try compile(a, pos: pos)) }
             return .function(b, f, cargs, pos)
         }
+    }
+
+    static func unwrap(_ n: FPNode) -> FPNode {
+        if case .at(_, let i) = n { return unwrap(i) }
+        return n
     }
 
     func typeParts(_ n: FPNode) -> [String]? {
