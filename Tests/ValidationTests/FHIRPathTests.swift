@@ -91,6 +91,7 @@ import FHIRModels
         } catch {
             #expect(error.kind == .semantic)
             #expect(error.message.contains("nam"))
+            #expect(error.position == 8)
         }
         let t = try Self.tree()
         do {

@@ -14,14 +14,14 @@ struct FPChecker {
         switch c {
         case .literal, .index, .total, .env: return nil
         case .this: return this
-        case .rootMember(let name, let type):
+        case .rootMember(let name, let type, let pos):
             if let type {
                 guard let input else { return [type] }
                 if input.contains(where: { model.isA($0, type) }) { return [type] }
             }
-            return try member(input, name, pos: -1)
-        case .member(let base, let name):
-            return try member(try check(base, input: input, this: this), name, pos: -1)
+            return try member(input, name, pos: pos)
+        case .member(let base, let name, let pos):
+            return try member(try check(base, input: input, this: this), name, pos: pos)
         case .indexer(let base, let idx):
             _ = try check(idx, input: input, this: this)
             return try check(base, input: input, this: this)

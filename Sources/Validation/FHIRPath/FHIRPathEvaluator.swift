@@ -75,7 +75,7 @@ struct FPEvaluator {
         case .index: return vars.index.map { [.integer($0)] } ?? []
         case .total: return vars.total ?? []
         case .env(let name, let pos): return try envVariable(name, pos)
-        case .rootMember(let name, let type):
+        case .rootMember(let name, let type, _):
             var out: [FPValue] = []
             for item in focus {
                 guard case .node(let id) = item else { continue }
@@ -83,7 +83,7 @@ struct FPEvaluator {
                 appendChildren(id, name, &out)
             }
             return out
-        case .member(let base, let name):
+        case .member(let base, let name, _):
             let input = try eval(base, focus, vars)
             var out: [FPValue] = []
             for item in input { if case .node(let id) = item { appendChildren(id, name, &out) } }
@@ -284,11 +284,21 @@ struct FPEvaluator {
 
     /// `=` on two items; nil when the answer is unknown (dates of different precision).
     func equal(_ a: FPValue, _ b: FPValue) -> Bool? {
+        // Fast path: a string-like primitive node against a String, compared on the stored bytes.
+        if case .node(let id) = a, case .string(let s) = b, let fast = stringNodeEquals(id, s) { return fast }
+        if case .string(let s) = a, case .node(let id) = b, let fast = stringNodeEquals(id, s) { return fast }
         if case .node(let x) = a, case .node(let y) = b, isComplexNode(a) || isComplexNode(b) {
             return deepEqual(x, y, equivalent: false)
         }
         guard let sa = systemValue(a), let sb = systemValue(b) else { return false }
         return equalValues(sa, sb)
+    }
+
+    func stringNodeEquals(_ id: ElementTree.NodeID, _ s: String) -> Bool? {
+        let n = tree[id]
+        guard n.type >= 0, table.kinds[Int(n.type)] == .string, n.hasValue else { return nil }
+        var s = s
+        return s.withUTF8 { tree.bytes.equals(n.valueStart, n.valueLength, $0) }
     }
 
     func equalValues(_ a: FPValue, _ b: FPValue) -> Bool? {

@@ -141,8 +141,8 @@ indirect enum FPCode: Sendable {
     case this, index, total
     case env(String, Int)
     /// Identifier at the start of a path: a type name matching the focus, or a member name.
-    case rootMember([UInt8], ModelInfo.TypeID?)
-    case member(FPCode, [UInt8])
+    case rootMember([UInt8], ModelInfo.TypeID?, Int)
+    case member(FPCode, [UInt8], Int)
     case function(FPCode?, FPFunction, [FPCode], Int)
     case typeFunction(FPCode?, FPFunction, FPTypeRef, Int)
     case indexer(FPCode, FPCode)
@@ -189,13 +189,13 @@ struct FPCompiler {
         case .identifier(let name):
             let first = name.utf8.first ?? 0
             let t = first >= 0x41 && first <= 0x5A ? model.type(named: name) : nil
-            return .rootMember(Array(name.utf8), t)
+            return .rootMember(Array(name.utf8), t, pos)
         case .member(let base, let name):
             if name == "name" || name == "namespace", case .function(let b, "type", let args) = FPCompiler.unwrap(base), args.isEmpty {
                 let cb = try b.map { (x) throws(FHIRPathError) in try compile(x, pos: pos) }
                 return .reflect(cb, name == "namespace")
             }
-            return .member(try compile(base, pos: pos), Array(name.utf8))
+            return .member(try compile(base, pos: pos), Array(name.utf8), pos)
         case .indexer(let base, let idx):
             return .indexer(try compile(base, pos: pos), try compile(idx, pos: pos))
         case .unary(let op, let e):
