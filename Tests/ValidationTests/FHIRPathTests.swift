@@ -85,6 +85,12 @@ import FHIRModels
         #expect(error("1 + + ") != nil)
         #expect(error("@2015-13-01") != nil)
         #expect(error("name.as(Nope)")?.kind == .semantic)
+        #expect(error(String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000))?.kind == .syntax)
+        #expect(error(String(repeating: "-", count: 5000) + "1")?.kind == .syntax)
+        #expect(error("1" + String(repeating: " + 1", count: 5000))?.kind == .syntax)
+        #expect(error("true" + String(repeating: " implies true", count: 5000))?.kind == .syntax)
+        #expect(error("1" + String(repeating: " + 1", count: 100)) == nil)
+        #expect(error(String(repeating: "(", count: 30) + "1" + String(repeating: ")", count: 30)) == nil)
         do {
             _ = try FHIRPathExpression("Patient.nam", contextType: "Patient")
             Issue.record("unknown member accepted")

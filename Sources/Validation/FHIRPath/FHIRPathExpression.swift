@@ -161,9 +161,18 @@ enum FPBinary: String, Sendable {
 
 struct FPCompiler {
     let model: ModelInfo
+    /// Current depth of the syntax tree; bounded so evaluation recursion stays shallow.
+    var level = 0
+    static let maxLevel = 200
     init(model: ModelInfo) { self.model = model }
 
     mutating func compile(_ n: FPNode, pos: Int = -1) throws(FHIRPathError) -> FPCode {
+        if case .at(let p, let inner) = n { return try compile(inner, pos: p) }
+        level += 1
+        defer { level -= 1 }
+        if level > FPCompiler.maxLevel {
+            throw FHIRPathError(.syntax, "expression too complex (more than \(FPCompiler.maxLevel) nested operations)", position: pos)
+        }
         switch n {
         case .at(let p, let inner): return try compile(inner, pos: p)
         case .empty: return .literal([])

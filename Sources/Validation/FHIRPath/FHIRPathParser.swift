@@ -211,6 +211,14 @@ indirect enum FPNode: Sendable {
 struct FPParser {
     var tokens: [FPToken]
     var p = 0
+    /// Nesting of parentheses, argument lists and indexers; bounded so hostile input cannot exhaust the stack.
+    var depth = 0
+    static let maxDepth = 64
+
+    mutating func enter() throws(FHIRPathError) {
+        depth += 1
+        if depth > FPParser.maxDepth { throw FHIRPathError(.syntax, "expression nested deeper than \(FPParser.maxDepth) levels", position: cur.position) }
+    }
 
     init(_ text: String) throws(FHIRPathError) {
         var lx = FPLexer(text)
@@ -254,6 +262,8 @@ struct FPParser {
             if op == "is" || op == "as" {
                 lhs = .at(pos, .typeOp(op, lhs, try typeSpecifier()))
             } else if op == "implies" {
+                try enter()
+                defer { depth -= 1 }
                 let rhs = try expression(level) // right associative
                 return .at(pos, .binary(op, lhs, rhs))
             } else {
@@ -281,6 +291,8 @@ struct FPParser {
         if isOp("+") || isOp("-") {
             let op = cur.text, pos = cur.position
             p += 1
+            try enter()
+            defer { depth -= 1 }
             let e = try polarity()
             return .at(pos, .unary(op, e))
         }
@@ -302,7 +314,9 @@ struct FPParser {
             } else if isOp("[") {
                 let pos = cur.position
                 p += 1
+                try enter()
                 let idx = try expression(0)
+                depth -= 1
                 try expect("]")
                 e = .at(pos, .indexer(e, idx))
             } else {
@@ -313,6 +327,8 @@ struct FPParser {
 
     mutating func arguments() throws(FHIRPathError) -> [FPNode] {
         try expect("(")
+        try enter()
+        defer { depth -= 1 }
         var args: [FPNode] = []
         if isOp(")") { p += 1; return args }
         while true {
@@ -352,6 +368,8 @@ struct FPParser {
         case .op:
             if t.text == "(" {
                 p += 1
+                try enter()
+                defer { depth -= 1 }
                 let e = try expression(0)
                 try expect(")")
                 return e
