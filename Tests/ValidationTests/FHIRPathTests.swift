@@ -136,6 +136,24 @@ import FHIRModels
         #expect(try eval("@2014-01-25T14:30:14.559+01:00 = @2014-01-25T13:30:14.559Z", t) == [.boolean(true)])
     }
 
+    @Test func arithmeticEdgesDoNotTrap() throws {
+        let t = try Self.tree()
+        #expect(try eval("(-9223372036854775807 - 1) div -1", t) == [])
+        #expect(try eval("(-9223372036854775807 - 1) mod -1", t) == [])
+        #expect(try eval("-(-9223372036854775807 - 1)", t) == [])
+        #expect(try eval("(-9223372036854775807 - 1).abs()", t) == [])
+        #expect(try eval("9223372036854775807 + 1", t) == [])
+        #expect(try eval("1.power(2000000000)", t) == [.integer(1)])
+        #expect(try eval("2.power(62)", t) == [.integer(1 << 62)])
+        #expect(try eval("2.power(64)", t) == [])
+        #expect(try eval("5 div 0", t) == [])
+        #expect(throws: FHIRPathError.self) { try eval("@2020-01-01 + 100000000000000000000 years", t) }
+        #expect(try strings("@2020-01-31 + 1 month", t) == ["2020-02-29"])
+        #expect(try strings("@2020-03-01T00:30:00.005Z - 1 hour", t) == ["2020-02-29T23:30:00.005Z"])
+        #expect(try strings("@T23:30 + 2 hours", t) == ["01:30"])
+        #expect(try eval("'abc'.encode('hex')", t) == [.string("616263")])
+    }
+
     @Test func compiledExpressionIsReusableAcrossTreesAndThreads() async throws {
         let expr = try FHIRPathExpression("name.given.count()")
         let other = try Self.tree(#"{"resourceType":"Patient","name":[{"given":["A"]}]}"#)

@@ -98,7 +98,7 @@ struct FPEvaluator {
             let v = try eval(e, focus, vars)
             guard let x = try singleton(v, pos) else { return [] }
             switch systemValue(x) {
-            case .integer(let i)?: return [.integer(-i)]
+            case .integer(let i)?: return i == .min ? [] : [.integer(-i)]
             case .decimal(let d)?: return [.decimal(-d)]
             case .quantity(var q)?: q.value = -q.value; return [.quantity(q)]
             default: throw fail("unary minus needs a number or a quantity", pos)
@@ -538,8 +538,12 @@ struct FPEvaluator {
             case .sub: let r = i.subtractingReportingOverflow(j); return r.overflow ? [] : [.integer(r.partialValue)]
             case .mul: let r = i.multipliedReportingOverflow(by: j); return r.overflow ? [] : [.integer(r.partialValue)]
             case .div: return j == 0 ? [] : [.decimal(Decimal(i) / Decimal(j))]
-            case .intDiv: return j == 0 ? [] : [.integer(i / j)]
-            case .mod: return j == 0 ? [] : [.integer(i % j)]
+            case .intDiv:
+                let r = i.dividedReportingOverflow(by: j)
+                return j == 0 || r.overflow ? [] : [.integer(r.partialValue)]
+            case .mod:
+                let r = i.remainderReportingOverflow(dividingBy: j)
+                return j == 0 || r.overflow ? [] : [.integer(r.partialValue)]
             default: break
             }
         case (.integer, .decimal), (.decimal, .integer), (.decimal, .decimal):
@@ -607,6 +611,7 @@ struct FPEvaluator {
 
     func addDuration(_ d0: FHIRPathDateTime, _ q: FHIRPathQuantity, _ sign: Int, _ pos: Int) throws(FHIRPathError) -> FHIRPathDateTime {
         var d = d0
+        guard Swift.abs(q.value) <= 100_000_000 else { throw fail("duration \(q) is out of range", pos) }
         let amount = NSDecimalNumber(decimal: truncated(q.value)).intValue * sign
         let unit = FHIRPathQuantity.calendarUnits[q.unit] ?? q.unit
         let isCalendar = FHIRPathQuantity.calendarUnits[q.unit] != nil

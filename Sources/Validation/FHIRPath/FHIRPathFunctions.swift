@@ -348,7 +348,9 @@ extension FPEvaluator {
         case (.encode, "base64"): return Data(s.utf8).base64EncodedString()
         case (.encode, "urlbase64"):
             return Data(s.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        case (.encode, "hex"): return s.utf8.map { String(format: "%02x", $0) }.joined()
+        case (.encode, "hex"):
+            let digits = Array("0123456789abcdef")
+            return String(s.utf8.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
         case (.decode, "base64"), (.decode, "urlbase64"):
             let t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
             return Data(base64Encoded: t).flatMap { String(data: $0, encoding: .utf8) }
@@ -580,7 +582,7 @@ extension FPEvaluator {
         let isInt: Bool = if case .integer = x { true } else { false }
         switch f {
         case .abs:
-            if case .integer(let i) = x { return [.integer(Swift.abs(i))] }
+            if case .integer(let i) = x { return i == .min ? [] : [.integer(Swift.abs(i))] }
             return [.decimal(Swift.abs(n))]
         case .ceiling:
             var v = n, r = Decimal(); NSDecimalRound(&r, &v, 0, .up)
@@ -604,11 +606,21 @@ extension FPEvaluator {
             guard let e0 = try singleton(e, pos), let ev = systemValue(e0) else { return [] }
             guard let en = number(ev) else { throw fail("power() needs a number exponent", pos) }
             if isInt, case .integer(let k) = ev, k >= 0 {
-                var r = 1
-                for _ in 0..<k {
-                    let m = r.multipliedReportingOverflow(by: NSDecimalNumber(decimal: n).intValue)
-                    if m.overflow { return [] }
-                    r = m.partialValue
+                // Exponentiation by squaring; overflow gives empty.
+                guard case .integer(var base) = x else { return [] }
+                var r = 1, k = k
+                while k > 0 {
+                    if k & 1 == 1 {
+                        let m = r.multipliedReportingOverflow(by: base)
+                        if m.overflow { return [] }
+                        r = m.partialValue
+                    }
+                    k >>= 1
+                    if k > 0 {
+                        let sq = base.multipliedReportingOverflow(by: base)
+                        if sq.overflow { return [] }
+                        base = sq.partialValue
+                    }
                 }
                 return [.integer(r)]
             }

@@ -69,7 +69,8 @@ public struct FHIRPathDateTime: Sendable, Hashable, CustomStringConvertible {
         var s = ""
         func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         if !isTime {
-            s = String(format: "%04d", year)
+            let y = String(Swift.abs(year))
+            s = (year < 0 ? "-" : "") + String(repeating: "0", count: max(0, 4 - y.count)) + y
             if precision >= .month { s += "-" + p2(month) }
             if precision >= .day { s += "-" + p2(day) }
             if precision >= .hour { s += "T" }
@@ -78,7 +79,7 @@ public struct FHIRPathDateTime: Sendable, Hashable, CustomStringConvertible {
             s += p2(hour)
             if precision >= .minute { s += ":" + p2(minute) }
             if precision >= .second { s += ":" + p2(second) }
-            if precision >= .millisecond { s += "." + String(format: "%03d", millisecond) }
+            if precision >= .millisecond { s += "." + (millisecond < 10 ? "00" : millisecond < 100 ? "0" : "") + String(millisecond) }
             if let tz = timeZoneMinutes {
                 if tz == 0 { s += "Z" } else { s += (tz < 0 ? "-" : "+") + p2(abs(tz) / 60) + ":" + p2(abs(tz) % 60) }
             }
