@@ -154,6 +154,27 @@ import FHIRModels
         #expect(try eval("'abc'.encode('hex')", t) == [.string("616263")])
     }
 
+    /// Random token soup: compiling and evaluating must fail cleanly, never trap.
+    @Test func randomExpressionsFailCleanly() throws {
+        let t = try Self.tree()
+        let vocabulary = ["name", "given", ".", "(", ")", "[", "]", "0", "1", "2.5", "'a'", "@2020", "@T10:00", "+", "-", "*", "/",
+                          "div", "mod", "&", "|", "=", "!=", "~", "<", ">=", "and", "or", "xor", "implies", "in", "contains",
+                          "is", "as", "Patient", "String", "where", "select", "exists", "first", "skip", "substring", "$this",
+                          "$index", "$total", "%resource", "%x", "{}", ",", "iif", "aggregate", "repeat", "children",
+                          "descendants", "4 'mg'", "3 days", "`div`", "true", "not", "ofType", "count", "trace", "extension"]
+        var rng = SystemRandomNumberGenerator()
+        var compiled = 0
+        for _ in 0..<3000 {
+            let n = Int.random(in: 1...12, using: &rng)
+            let text = (0..<n).map { _ in vocabulary.randomElement(using: &rng)! }.joined(separator: " ")
+            guard let expr = try? FHIRPathExpression(text) else { continue }
+            compiled += 1
+            _ = try? expr.evaluate(t, node: t.root)
+            _ = try? expr.isTrue(t, node: t.root)
+        }
+        #expect(compiled > 0)
+    }
+
     @Test func compiledExpressionIsReusableAcrossTreesAndThreads() async throws {
         let expr = try FHIRPathExpression("name.given.count()")
         let other = try Self.tree(#"{"resourceType":"Patient","name":[{"given":["A"]}]}"#)
