@@ -99,7 +99,7 @@ struct FPEvaluator {
             guard let x = try singleton(v, pos) else { return [] }
             switch systemValue(x) {
             case .integer(let i)?: return i == .min ? [] : [.integer(-i)]
-            case .decimal(let d)?: return [.decimal(-d)]
+            case .decimal(let d)?: return [.decimal(FHIRPathDecimal(-d.value, scale: d.scale))]
             case .quantity(var q)?: q.value = -q.value; return [.quantity(q)]
             default: throw fail("unary minus needs a number or a quantity", pos)
             }
@@ -193,7 +193,7 @@ struct FPEvaluator {
         switch kind {
         case .boolean: return s == "true" ? .boolean(true) : s == "false" ? .boolean(false) : .string(s)
         case .integer: return Int(s).map { .integer($0) } ?? .string(s)
-        case .decimal: return FHIRPathValue.parseDecimal(s).map { .decimal($0) } ?? .string(s)
+        case .decimal: return FHIRPathDecimal(s).map { .decimal($0) } ?? .string(s)
         case .date: return FHIRPathDateTime.parseDateTime(s).map { .date($0) } ?? .string(s)
         case .dateTime:
             guard let d = FHIRPathDateTime.parseDateTime(s) else { return .string(s) }
@@ -331,7 +331,7 @@ struct FPEvaluator {
         case (.string(let x), .string(let y)): return normalize(x) == normalize(y)
         case (.integer, .decimal), (.decimal, .integer), (.decimal, .decimal):
             let x = number(a)!, y = number(b)!
-            let p = min(decimalPlaces(x), decimalPlaces(y))
+            let p = min(scale(a), scale(b))
             return rounded(x, p) == rounded(y, p)
         case (.date(let x), .date(let y)), (.dateTime(let x), .dateTime(let y)), (.date(let x), .dateTime(let y)),
              (.dateTime(let x), .date(let y)), (.time(let x), .time(let y)):
@@ -348,7 +348,13 @@ struct FPEvaluator {
         s.lowercased().split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).joined(separator: " ")
     }
 
-    func decimalPlaces(_ d: Decimal) -> Int { max(0, -d.exponent) }
+    func decimalPlaces(_ d: Decimal) -> Int { FHIRPathDecimal.naturalScale(d) }
+
+    /// Digits after the point of a number value (0 for integers).
+    func scale(_ v: FPValue) -> Int {
+        if case .decimal(let d) = v { return d.scale }
+        return 0
+    }
 
     func rounded(_ d: Decimal, _ places: Int) -> Decimal {
         var x = d, r = Decimal()
@@ -359,7 +365,7 @@ struct FPEvaluator {
     func number(_ v: FPValue) -> Decimal? {
         switch v {
         case .integer(let i): return Decimal(i)
-        case .decimal(let d): return d
+        case .decimal(let d): return d.value
         default: return nil
         }
     }
@@ -537,7 +543,7 @@ struct FPEvaluator {
             case .add: let r = i.addingReportingOverflow(j); return r.overflow ? [] : [.integer(r.partialValue)]
             case .sub: let r = i.subtractingReportingOverflow(j); return r.overflow ? [] : [.integer(r.partialValue)]
             case .mul: let r = i.multipliedReportingOverflow(by: j); return r.overflow ? [] : [.integer(r.partialValue)]
-            case .div: return j == 0 ? [] : [.decimal(Decimal(i) / Decimal(j))]
+            case .div: return j == 0 ? [] : [.decimal(FHIRPathDecimal(Decimal(i) / Decimal(j)))]
             case .intDiv:
                 let r = i.dividedReportingOverflow(by: j)
                 return j == 0 || r.overflow ? [] : [.integer(r.partialValue)]
@@ -548,17 +554,18 @@ struct FPEvaluator {
             }
         case (.integer, .decimal), (.decimal, .integer), (.decimal, .decimal):
             let i = number(x)!, j = number(y)!
+            let sx = scale(x), sy = scale(y)
             switch op {
-            case .add: return [.decimal(i + j)]
-            case .sub: return [.decimal(i - j)]
-            case .mul: return [.decimal(i * j)]
-            case .div: return j == 0 ? [] : [.decimal(i / j)]
+            case .add: return [.decimal(FHIRPathDecimal(i + j, scale: max(sx, sy)))]
+            case .sub: return [.decimal(FHIRPathDecimal(i - j, scale: max(sx, sy)))]
+            case .mul: return [.decimal(FHIRPathDecimal(i * j, scale: sx + sy))]
+            case .div: return j == 0 ? [] : [.decimal(FHIRPathDecimal(i / j))]
             case .intDiv:
                 guard j != 0 else { return [] }
                 return [.integer(NSDecimalNumber(decimal: rounded(truncated(i / j), 0)).intValue)]
             case .mod:
                 guard j != 0 else { return [] }
-                return [.decimal(i - j * truncated(i / j))]
+                return [.decimal(FHIRPathDecimal(i - j * truncated(i / j), scale: max(sx, sy)))]
             default: break
             }
         case (.quantity(let q), .quantity(let r)):

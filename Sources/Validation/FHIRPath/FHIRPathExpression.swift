@@ -180,7 +180,7 @@ struct FPCompiler {
         case .string(let s): return .literal([.string(s)])
         case .number(let t):
             if !t.contains("."), let i = Int(t) { return .literal([.integer(i)]) }
-            guard let d = FHIRPathValue.parseDecimal(t) else { throw FHIRPathError(.syntax, "invalid number '\(t)'", position: pos) }
+            guard let d = FHIRPathDecimal(t) else { throw FHIRPathError(.syntax, "invalid number '\(t)'", position: pos) }
             return .literal([.decimal(d)])
         case .quantity(let t, let u):
             guard let d = FHIRPathValue.parseDecimal(t) else { throw FHIRPathError(.syntax, "invalid number '\(t)'", position: pos) }

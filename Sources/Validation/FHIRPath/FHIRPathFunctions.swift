@@ -479,7 +479,7 @@ extension FPEvaluator {
             switch s {
             case .boolean: return s
             case .integer(let i): return i == 1 ? .boolean(true) : i == 0 ? .boolean(false) : nil
-            case .decimal(let d): return d == 1 ? .boolean(true) : d == 0 ? .boolean(false) : nil
+            case .decimal(let d): return d.value == 1 ? .boolean(true) : d.value == 0 ? .boolean(false) : nil
             case .string(let t):
                 switch t.lowercased() {
                 case "true", "t", "yes", "y", "1", "1.0": return .boolean(true)
@@ -501,12 +501,12 @@ extension FPEvaluator {
         case .toDecimal:
             switch s {
             case .decimal: return s
-            case .integer(let i): return .decimal(Decimal(i))
-            case .boolean(let b): return .decimal(b ? 1 : 0)
+            case .integer(let i): return .decimal(FHIRPathDecimal(Decimal(i)))
+            case .boolean(let b): return .decimal(FHIRPathDecimal(b ? 1 : 0))
             case .string(let t):
                 let body = t.hasPrefix("+") || t.hasPrefix("-") ? t.dropFirst() : Substring(t)
                 guard !body.contains("e"), !body.contains("E"), !body.hasPrefix("+"), !body.hasPrefix("-") else { return nil }
-                return FHIRPathValue.parseDecimal(String(body)).map { .decimal(t.hasPrefix("-") ? -$0 : $0) }
+                return FHIRPathDecimal(String(body)).map { .decimal(t.hasPrefix("-") ? FHIRPathDecimal(-$0.value, scale: $0.scale) : $0) }
             default: return nil
             }
         case .toString:
@@ -545,7 +545,7 @@ extension FPEvaluator {
         switch s {
         case .quantity(let q): return q
         case .integer(let i): return FHIRPathQuantity(value: Decimal(i), unit: "1")
-        case .decimal(let d): return FHIRPathQuantity(value: d, unit: "1")
+        case .decimal(let d): return FHIRPathQuantity(value: d.value, unit: "1")
         case .boolean(let b): return FHIRPathQuantity(value: b ? 1 : 0, unit: "1")
         case .string(let t):
             let trimmed = t.trimmingCharacters(in: .whitespaces)
@@ -575,7 +575,7 @@ extension FPEvaluator {
         func dbl(_ d: Decimal) -> Double { NSDecimalNumber(decimal: d).doubleValue }
         func dec(_ v: Double) -> [FPValue] {
             guard v.isFinite else { return [] }
-            return [.decimal(Decimal(string: String(v)) ?? Decimal(v))]
+            return [.decimal(FHIRPathDecimal(Decimal(string: String(v)) ?? Decimal(v)))]
         }
         if case .quantity(var q) = x, f == .abs { q.value = abs(q.value); return [.quantity(q)] }
         guard let n = number(x) else { throw fail("\(f.rawValue)() needs a number", pos) }
@@ -583,7 +583,7 @@ extension FPEvaluator {
         switch f {
         case .abs:
             if case .integer(let i) = x { return i == .min ? [] : [.integer(Swift.abs(i))] }
-            return [.decimal(Swift.abs(n))]
+            return [.decimal(FHIRPathDecimal(Swift.abs(n), scale: scale(x)))]
         case .ceiling:
             var v = n, r = Decimal(); NSDecimalRound(&r, &v, 0, .up)
             if n < 0 { r = -truncated(-n) }
@@ -634,7 +634,7 @@ extension FPEvaluator {
             }
             var v = n, r = Decimal()
             NSDecimalRound(&r, &v, places, .plain)
-            return [.decimal(r)]
+            return [.decimal(FHIRPathDecimal(r, scale: places))]
         default: throw fail("\(f.rawValue)() is not a math function", pos)
         }
     }

@@ -9,8 +9,8 @@ public enum FHIRPathValue: Sendable, Hashable, CustomStringConvertible {
     case boolean(Bool)
     case string(String)
     case integer(Int)
-    /// Exact decimal (no binary floating point).
-    case decimal(Decimal)
+    /// Exact decimal (no binary floating point) with its written precision.
+    case decimal(FHIRPathDecimal)
     case date(FHIRPathDateTime)
     case dateTime(FHIRPathDateTime)
     case time(FHIRPathDateTime)
@@ -22,7 +22,7 @@ public enum FHIRPathValue: Sendable, Hashable, CustomStringConvertible {
         case .boolean(let b): b ? "true" : "false"
         case .string(let s): s
         case .integer(let i): String(i)
-        case .decimal(let d): FHIRPathValue.format(d)
+        case .decimal(let d): d.description
         case .date(let d), .dateTime(let d), .time(let d): d.description
         case .quantity(let q): q.description
         }
@@ -47,6 +47,46 @@ public enum FHIRPathValue: Sendable, Hashable, CustomStringConvertible {
         }
         guard sawDigit else { return nil }
         return Decimal(string: s, locale: Locale(identifier: "en_US_POSIX"))
+    }
+}
+
+/// A System.Decimal: an exact value and its scale (digits after the point, significant trailing zeros
+/// included: `1.50` has scale 2). Equality and hashing use the value only (`1.5 = 1.50`).
+public struct FHIRPathDecimal: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var value: Decimal
+    public var scale: Int
+
+    /// `scale` defaults to the digits the value needs.
+    public init(_ value: Decimal, scale: Int? = nil) {
+        self.value = value
+        self.scale = max(scale ?? 0, FHIRPathDecimal.naturalScale(value))
+    }
+
+    /// Parses a FHIR/FHIRPath decimal literal (`-1.50`, `2e3`), keeping its scale.
+    public init?(_ text: String) {
+        guard let v = FHIRPathValue.parseDecimal(text) else { return nil }
+        var fraction = 0, exponent = 0
+        if let dot = text.firstIndex(of: ".") {
+            fraction = text[text.index(after: dot)...].prefix { $0.isASCII && $0.isNumber }.count
+        }
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) { exponent = Int(text[text.index(after: e)...]) ?? 0 }
+        self.init(v, scale: max(0, fraction - exponent))
+    }
+
+    static func naturalScale(_ d: Decimal) -> Int { d.isZero ? 0 : max(0, -d.exponent) }
+
+    public static func == (a: FHIRPathDecimal, b: FHIRPathDecimal) -> Bool { a.value == b.value }
+    public static func < (a: FHIRPathDecimal, b: FHIRPathDecimal) -> Bool { a.value < b.value }
+    public func hash(into h: inout Hasher) { h.combine(value) }
+
+    public var description: String {
+        var s = FHIRPathValue.format(value)
+        let have = s.firstIndex(of: ".").map { s.distance(from: $0, to: s.endIndex) - 1 } ?? 0
+        if scale > have {
+            if have == 0 { s += "." }
+            s += String(repeating: "0", count: scale - have)
+        }
+        return s
     }
 }
 
