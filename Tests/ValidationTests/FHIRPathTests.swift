@@ -154,6 +154,19 @@ import FHIRModels
         #expect(try eval("'abc'.encode('hex')", t) == [.string("616263")])
     }
 
+    @Test func decimalsKeepTheirScale() throws {
+        let t = try Self.tree(#"{"resourceType":"Observation","status":"final","code":{"text":"w"},"valueQuantity":{"value":1.50,"unit":"kg"}}"#)
+        #expect(FHIRPathDecimal("1.50")?.description == "1.50")
+        #expect(FHIRPathDecimal("1.50") == FHIRPathDecimal("1.5"))
+        #expect(FHIRPathDecimal("2.5e2")?.description == "250")
+        #expect(try eval("value.value.toString()", t) == [.string("1.50")])
+        #expect(try eval("(value.value + 0.001).toString()", t) == [.string("1.501")])
+        #expect(try eval("value.value ~ 1.5", t) == [.boolean(true)])
+        #expect(try eval("1.5 ~ 1.54", t) == [.boolean(true)]) // compared at the coarser precision
+        #expect(try eval("1.50.precision()", t) == [.integer(2)])
+        #expect(try eval("(1.5 * 2.00).toString()", t) == [.string("3.000")])
+    }
+
     /// Random token soup: compiling and evaluating must fail cleanly, never trap.
     @Test func randomExpressionsFailCleanly() throws {
         let t = try Self.tree()

@@ -109,7 +109,7 @@ enum FPFunction: String, Sendable {
     case children, descendants
     case trace, now, today, timeOfDay
     case `is`, `as`, not, aggregate
-    case matchesFull, encode, decode, escape, unescape, sort, comparable
+    case matchesFull, encode, decode, escape, unescape, sort, comparable, lowBoundary, highBoundary, precision
     case `extension`, hasValue, getValue, resolve, htmlChecks, htmlchecks, conformsTo, memberOf
 
     /// Allowed argument counts.
@@ -120,9 +120,9 @@ enum FPFunction: String, Sendable {
              .convertsToString, .toDate, .convertsToDate, .toDateTime, .convertsToDateTime, .toTime, .convertsToTime,
              .upper, .lower, .length, .toChars, .trim, .abs, .ceiling, .exp, .floor, .ln, .sqrt, .truncate,
              .children, .descendants, .now, .today, .timeOfDay, .not, .hasValue, .getValue, .resolve, .htmlChecks,
-             .htmlchecks:
+             .htmlchecks, .precision:
             0...0
-        case .exists, .toQuantity, .convertsToQuantity, .round, .join: 0...1
+        case .exists, .toQuantity, .convertsToQuantity, .round, .join, .lowBoundary, .highBoundary: 0...1
         case .all, .subsetOf, .supersetOf, .where, .select, .repeat, .ofType, .skip, .take, .intersect, .exclude, .union,
              .combine, .indexOf, .lastIndexOf, .startsWith, .endsWith, .contains, .matches, .split, .log, .power, .is, .as,
              .extension, .conformsTo, .memberOf:

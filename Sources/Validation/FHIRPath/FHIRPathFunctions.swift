@@ -203,6 +203,19 @@ extension FPEvaluator {
             }
             if let sortError { throw sortError }
             return sorted.map { $0.0 }
+        case .lowBoundary, .highBoundary:
+            guard let x0 = try singleton(input, pos), let x = systemValue(x0) else { return [] }
+            let p = args.isEmpty ? nil : try integerArg(args[0], focus, vars, pos)
+            if !args.isEmpty && p == nil { return [] }
+            return boundary(x, precision: p, high: f == .highBoundary).map { [$0] } ?? []
+        case .precision:
+            guard let x0 = try singleton(input, pos), let x = systemValue(x0) else { return [] }
+            switch x {
+            case .decimal(let d): return [.integer(d.scale)]
+            case .integer: return [.integer(0)]
+            case .date(let d), .dateTime(let d), .time(let d): return [.integer(FPEvaluator.digits(d))]
+            default: throw fail("precision() needs a Decimal, Date, DateTime or Time", pos)
+            }
         case .comparable:
             guard let x = try singleton(input, pos), case .quantity(let q)? = systemValue(x) else { return [] }
             let o = try arg(0)
@@ -409,6 +422,67 @@ extension FPEvaluator {
             return r
         default: return nil
         }
+    }
+
+    /// Digits of precision of a date/time: 4 (year) ... 17 (milliseconds); times 2 ... 9.
+    static func digits(_ d: FHIRPathDateTime) -> Int {
+        let dateDigits = [4, 6, 8, 10, 12, 14, 17]
+        return d.isTime ? dateDigits[d.precision.rawValue] - 8 : dateDigits[d.precision.rawValue]
+    }
+
+    /// `lowBoundary`/`highBoundary`: the least/greatest value the input may stand for, at `precision`
+    /// digits (decimals: default 8; dates: default the finest precision; missing zones span +14:00..-12:00).
+    func boundary(_ x: FPValue, precision: Int?, high: Bool) -> FPValue? {
+        switch x {
+        case .integer, .decimal:
+            let v = number(x)!, s = scale(x)
+            let p = precision ?? 8
+            guard p >= 0 && p <= 28 else { return nil }
+            /// Half a unit of the k-th decimal place: 0.5 × 10^-k.
+            func unit(_ k: Int) -> Decimal { Decimal(sign: .plus, exponent: -(k + 1), significand: 5) }
+            let r: Decimal
+            if p > s {
+                r = high ? v + unit(s) : v - unit(s)
+            } else if p == s {
+                var t = high ? v + unit(s) : v - unit(s), out = Decimal()
+                NSDecimalRound(&out, &t, p, high ? .up : .down)
+                r = out
+            } else {
+                let t = high ? v + unit(p) : v - unit(p)
+                r = truncated(t, places: p)
+            }
+            return .decimal(FHIRPathDecimal(r, scale: p))
+        case .quantity(var q):
+            guard case .decimal(let d)? = boundary(.decimal(FHIRPathDecimal(q.value)), precision: precision, high: high) else { return nil }
+            q.value = d.value
+            return .quantity(q)
+        case .date(let d), .dateTime(let d), .time(let d):
+            let valid = d.isTime ? [2, 4, 6, 9] : [4, 6, 8, 10, 12, 14, 17]
+            let p = precision ?? valid.last!
+            guard let idx = valid.firstIndex(of: p) else { return nil }
+            var r = d
+            let target = FHIRPathDateTime.Precision(rawValue: d.isTime ? idx + 3 : idx)!
+            if r.precision < .month { r.month = high ? 12 : 1 }
+            if r.precision < .day { r.day = high ? FHIRPathDateTime.daysIn(year: r.year, month: r.month) : 1 }
+            if r.precision < .hour { r.hour = high ? 23 : 0 }
+            if r.precision < .minute { r.minute = high ? 59 : 0 }
+            if r.precision < .second { r.second = high ? 59 : 0 }
+            if r.precision < .millisecond { r.millisecond = high ? 999 : 0 }
+            r.precision = target
+            if target >= .hour && !r.isTime && r.timeZoneMinutes == nil { r.timeZoneMinutes = high ? -12 * 60 : 14 * 60 }
+            if target < .hour { r.timeZoneMinutes = nil }
+            if case .time = x { return .time(r) }
+            if !d.isTime && target <= .day, case .dateTime = x { return .date(r) }
+            return x.isDate ? .date(r) : .dateTime(r)
+        default:
+            return nil
+        }
+    }
+
+    func truncated(_ d: Decimal, places: Int) -> Decimal {
+        var x = d, r = Decimal()
+        NSDecimalRound(&r, &x, places, d < 0 ? .up : .down)
+        return r
     }
 
     /// Node identity for `repeat` (distinct nodes may hold equal values).

@@ -28,6 +28,8 @@ public enum FHIRPathValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    var isDate: Bool { if case .date = self { true } else { false } }
+
     static func format(_ d: Decimal) -> String {
         var d = d
         return NSDecimalString(&d, Locale(identifier: "en_US_POSIX"))
