@@ -189,5 +189,5 @@ import FHIRModels
         #expect(passed >= Self.floor, "\(passed) passed of \(ran)")
     }
 
-    static let floor = 916
+    static let floor = 917
 }

@@ -578,7 +578,11 @@ struct FPEvaluator {
                 let v = op == .add ? cq.0 + cr.0 : cq.0 - cr.0
                 return [.quantity(FHIRPathQuantity(value: v, unit: cq.1.hasPrefix("ucum:") ? String(cq.1.dropFirst(5)) : cq.1))]
             case .mul:
-                return [.quantity(FHIRPathQuantity(value: q.value * r.value, unit: combineUnits(q.unit, r.unit, "."))) ]
+                // Same dimension (cm × m): multiply in the base unit and square it (m2).
+                if let fq = FHIRPathQuantity.ucum[q.unit], let fr = FHIRPathQuantity.ucum[r.unit], fq.base == fr.base, fq.base != "1" {
+                    return [.quantity(FHIRPathQuantity(value: q.value * fq.factor * r.value * fr.factor, unit: fq.base + "2"))]
+                }
+                return [.quantity(FHIRPathQuantity(value: q.value * r.value, unit: combineUnits(q.unit, r.unit, ".")))]
             case .div:
                 guard r.value != 0 else { return [] }
                 if q.unit == r.unit { return [.quantity(FHIRPathQuantity(value: q.value / r.value, unit: "1"))] }
