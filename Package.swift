@@ -31,9 +31,16 @@ let package = Package(
                           dependencies: ["FHIRModels", "Validation", "Mappers", "Gateway"],
                           swiftSettings: strict),
 
+        .executableTarget(name: "bench-validate", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "COpenSSL", "CSQLite", "CCurl"],
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "COpenSSL", "CSQLite", "CCurl", "CHTTPParser"],
                     swiftSettings: strict),
+
+        // libFuzzer harness (scripts/fuzz json); its only file defines LLVMFuzzerTestOneInput.
+        .executableTarget(name: "FuzzJSON", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        .executableTarget(name: "FuzzXML", dependencies: ["FHIRModels"], swiftSettings: strict),
+        .executableTarget(name: "FuzzHTTP", dependencies: ["Gateway"], swiftSettings: strict),
     ]
 )

@@ -17,4 +17,11 @@ static inline void shim_OPENSSL_free(void *p) { OPENSSL_free(p); }
 static const uint64_t shim_SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
 static const uint64_t shim_SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
 static const unsigned long shim_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;
+static const uint64_t shim_SSL_OP_NO_TICKET = SSL_OP_NO_TICKET;
+static const uint64_t shim_SSL_OP_CIPHER_SERVER_PREFERENCE = SSL_OP_CIPHER_SERVER_PREFERENCE;
+static inline long shim_SSL_CTX_set_session_cache_mode(SSL_CTX *c, long m) { return SSL_CTX_set_session_cache_mode(c, m); }
+static const long shim_SSL_SESS_CACHE_OFF = SSL_SESS_CACHE_OFF;
+static inline long shim_SSL_CTX_add_extra_chain_cert(SSL_CTX *c, X509 *x) { return SSL_CTX_add_extra_chain_cert(c, x); }
+static const int shim_NID_organizationalUnitName = NID_organizationalUnitName;
+static inline const char *shim_SSL_get_version(const SSL *s) { return SSL_get_version(s); }
 #endif

@@ -41,3 +41,28 @@ import Foundation
         #expect((try? JSONReader.parse(deep, limits: JSONLimits(maxDepth: 300))) != nil)
     }
 }
+
+@Suite struct JSONStringScanTests {
+    /// The string scanner reads eight bytes at a time: specials must be found at every offset.
+    @Test func specialsAtEveryAlignment() throws {
+        let specials: [String] = ["\"", "\\", "\n", "é", "😀", "\u{01}", "/"]
+        for special in specials {
+            for offset in 0..<20 {
+                let original = String(repeating: "a", count: offset) + special + String(repeating: "b", count: 19 - offset)
+                var encoded: [UInt8] = []
+                JSONValue.writeString(original, to: &encoded)
+                let doc = try JSONReader.parse(encoded)
+                #expect(doc.stringValue(0) == original, "offset \(offset), special \(special.debugDescription)")
+            }
+        }
+    }
+
+    @Test func rawControlCharacterRefusedAtEveryAlignment() {
+        for offset in 0..<20 {
+            var bytes: [UInt8] = [0x22] + Array(repeating: 0x61, count: offset) + [0x09] + Array(repeating: 0x62, count: 10) + [0x22]
+            #expect(throws: JSONParseError.self) { try JSONReader.parse(bytes) }
+            bytes[offset + 1] = 0x63
+            #expect((try? JSONReader.parse(bytes)) != nil)
+        }
+    }
+}

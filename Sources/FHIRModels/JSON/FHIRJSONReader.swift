@@ -35,6 +35,7 @@ private struct TreeBuilder {
     let model: ModelInfo
     var tree: ElementTree
     let resourceTypeKey = Array("resourceType".utf8)
+    var memberStack: [(start: Int32, length: Int32, value: Int32, shadow: Int32)] = []
 
     init(doc: JSONDocument, model: ModelInfo) {
         self.doc = doc
@@ -96,31 +97,42 @@ private struct TreeBuilder {
         return true
     }
 
-    /// Members of one JSON object, `x` and `_x` paired, in order of first appearance.
+    /// Members of one JSON object, `x` and `_x` paired, in order of first appearance. Pairs are kept
+    /// on a stack shared by the whole walk (nested objects push above and pop back) to avoid allocations.
     mutating func buildMembers(obj: Int32, owner: Int32, node: Int32, skipResourceType: Bool) {
-        var members: [(start: Int32, length: Int32, value: Int32, shadow: Int32)] = []
-        members.reserveCapacity(Int(doc.nodes[Int(obj)].count))
+        let base = memberStack.count
+        defer { memberStack.removeSubrange(base...) }
+        let pairing = hasShadowMembers(obj)
         for c in doc.children(obj) {
             let n = doc.nodes[Int(c)]
-            if skipResourceType && doc.bytes.equals(n.keyStart, n.keyLength, resourceTypeKey) { continue }
-            let isShadow = n.keyLength > 1 && doc.bytes.withBytes(n.keyStart, 1) { $0[0] == 0x5F }
+            let first = doc.bytes.withBytes(n.keyStart, 1) { $0[0] }
+            if first == 0x72 /* r */ && skipResourceType && doc.bytes.equals(n.keyStart, n.keyLength, resourceTypeKey) { continue }
+            let isShadow = n.keyLength > 1 && first == 0x5F
             let start = isShadow ? n.keyStart + 1 : n.keyStart
             let length = isShadow ? n.keyLength - 1 : n.keyLength
             var found = -1
-            for (i, m) in members.enumerated() where m.length == length {
-                if doc.bytes.withBytes(m.start, m.length, { a in doc.bytes.withBytes(start, length) { a.elementsEqual($0) } }) {
-                    found = i; break
+            if pairing {
+                var i = base
+                while i < memberStack.count {
+                    let m = memberStack[i]
+                    if m.length == length && doc.bytes.withBytes(m.start, m.length, { a in doc.bytes.withBytes(start, length) { a.elementsEqual($0) } }) {
+                        found = i; break
+                    }
+                    i += 1
                 }
             }
             if found < 0 {
-                members.append((start, length, isShadow ? -1 : c, isShadow ? c : -1))
+                memberStack.append((start, length, isShadow ? -1 : c, isShadow ? c : -1))
             } else if isShadow {
-                members[found].shadow = c
+                memberStack[found].shadow = c
             } else {
-                members[found].value = c
+                memberStack[found].value = c
             }
         }
-        for m in members {
+        var k = base
+        while k < memberStack.count {
+            let m = memberStack[k]
+            k += 1
             let resolved = doc.bytes.withBytes(m.start, m.length) { model.resolve(owner, name: $0) }
             guard let (element, type) = resolved else {
                 if m.value >= 0 { buildUnknown(json: m.value, nameStart: doc.nodes[Int(m.value)].keyStart, nameLength: doc.nodes[Int(m.value)].keyLength, parent: node, flags: []) }
@@ -135,17 +147,31 @@ private struct TreeBuilder {
         }
     }
 
+    /// Whether any key of the object starts with `_` (most objects have none, so pairing is skipped).
+    func hasShadowMembers(_ obj: Int32) -> Bool {
+        for c in doc.children(obj) {
+            let n = doc.nodes[Int(c)]
+            if doc.bytes.withBytes(n.keyStart, 1, { $0[0] }) == 0x5F { return true }
+        }
+        return false
+    }
+
     mutating func buildElement(element: Int32, type: Int32, nameStart: Int32, nameLength: Int32, value: Int32, shadow: Int32, parent: Int32) {
-        let info = model[element: element]
-        let isPrimitive = type >= 0 && model[type: type].kind == .primitive
+        var info: ModelInfo.ElementInfo { model[element: element] }
+        let isPrimitive = type >= 0 && model.kind(type) == .primitive
         let anchor = value >= 0 ? value : shadow
         let loc = doc.nodes[Int(anchor)].location
         if shadow >= 0 && !isPrimitive {
-            issue(.structure, "Property '_\(keyString(shadow).dropFirst())' is only allowed for primitive elements", node: parent, at: doc.nodes[Int(shadow)].location)
+            // Kept verbatim as unknown content; only the value (if any) is read as the element.
+            // (Found by review + FuzzJSON: a lone `_x` on a complex element used to index node -1.)
+            let s = doc.nodes[Int(shadow)]
+            buildUnknown(json: shadow, nameStart: s.keyStart, nameLength: s.keyLength, parent: parent, flags: [])
+            issue(.structure, "Property '_\(keyString(shadow).dropFirst())' is only allowed for primitive elements", node: parent, at: s.location)
+            if value < 0 { return }
         }
         let valueIsArray = value >= 0 && doc.nodes[Int(value)].kind == .array
         let shadowIsArray = shadow >= 0 && isPrimitive && doc.nodes[Int(shadow)].kind == .array
-        if info.isArray {
+        if model.repeats(element) {
             if (value >= 0 && !valueIsArray) || (shadow >= 0 && isPrimitive && !shadowIsArray) {
                 issue(.structure, "Property '\(model[element: element].isChoice ? keyString(anchor) : info.name)' must be a JSON array: \(model[type: model[element: element].owner].name).\(info.name) repeats", node: parent, at: loc)
                 // Keep the content as a single repetition.
@@ -162,21 +188,22 @@ private struct TreeBuilder {
                 issue(.structure, "Array '\(info.name)' is empty: FHIR forbids empty arrays, omit the property", node: parent, at: loc)
                 return
             }
-            var vIter = value >= 0 ? Array(doc.children(value)) : []
-            var sIter = shadowIsArray ? Array(doc.children(shadow)) : []
-            let n = max(vIter.count, sIter.count)
-            while vIter.count < n { vIter.append(-1) }
-            while sIter.count < n { sIter.append(-1) }
+            let n = max(vCount, sCount)
+            var vCursor: Int32 = value >= 0 ? value + 1 : -1
+            var sCursor: Int32 = shadowIsArray ? shadow + 1 : -1
             for i in 0..<n {
-                var v = vIter[i], s = sIter[i]
+                let vRaw: Int32 = i < vCount ? vCursor : -1
+                let sRaw: Int32 = i < sCount ? sCursor : -1
+                if vRaw >= 0 { vCursor = doc.nodes[Int(vRaw)].end }
+                if sRaw >= 0 { sCursor = doc.nodes[Int(sRaw)].end }
+                var v = vRaw, s = sRaw
                 if v >= 0 && doc.nodes[Int(v)].kind == .null { v = -1 }
                 if s >= 0 && doc.nodes[Int(s)].kind == .null { s = -1 }
-                let itemLoc = doc.nodes[Int(vIter[i] >= 0 ? vIter[i] : sIter[i])].location
+                let itemLoc = doc.nodes[Int(vRaw >= 0 ? vRaw : sRaw)].location
                 if v < 0 && s < 0 {
-                    issue(.structure, "Array '\(info.name)' has a null at index \(i) with no matching value in '\(vIter[i] >= 0 ? "_" : "")\(info.name)'", node: parent, at: itemLoc)
+                    issue(.structure, "Array '\(info.name)' has a null at index \(i) with no matching value in '\(vRaw >= 0 ? "_" : "")\(info.name)'", node: parent, at: itemLoc)
                     continue
                 }
-                if !isPrimitive && v >= 0 && doc.nodes[Int(vIter[i])].kind == .null { continue }
                 buildItem(element: element, type: type, nameStart: nameStart, nameLength: nameLength, value: v, shadow: s,
                           parent: parent, index: Int32(i), location: itemLoc)
             }
@@ -197,8 +224,9 @@ private struct TreeBuilder {
 
     mutating func buildItem(element: Int32, type: Int32, nameStart: Int32, nameLength: Int32, value: Int32, shadow: Int32,
                             parent: Int32, index: Int32, location: SourceLocation) {
-        let t = model[type: type]
-        if t.kind == .primitive {
+        let kind = model.kind(type)
+        if kind == .primitive {
+            let t = model[type: type]
             let id = append(nameStart: nameStart, nameLength: nameLength, type: type, element: element, parent: parent, index: index, location: location)
             if value >= 0 {
                 let v = doc.nodes[Int(value)]
@@ -246,7 +274,7 @@ private struct TreeBuilder {
             return
         }
         let v = doc.nodes[Int(value)]
-        if t.kind == .resource {
+        if kind == .resource {
             if v.kind == .object {
                 _ = buildResource(obj: value, nameStart: nameStart, nameLength: nameLength, parent: parent, element: element, index: index, location: location)
             } else {
@@ -263,7 +291,7 @@ private struct TreeBuilder {
             }
             buildMembers(obj: value, owner: type, node: id, skipResourceType: false)
         } else {
-            issue(.structure, "Property '\(tree.name(id))' must be a JSON object (type \(t.name)), not a \(Self.kindName(v.kind))", node: id, at: v.location)
+            issue(.structure, "Property '\(tree.name(id))' must be a JSON object (type \(model[type: type].name)), not a \(Self.kindName(v.kind))", node: id, at: v.location)
             buildUnknownValue(json: value, node: id)
         }
         tree.nodes[Int(id)].end = Int32(tree.nodes.count)
@@ -278,10 +306,10 @@ private struct TreeBuilder {
 
     // MARK: unknown content, kept verbatim so a round trip loses nothing
 
+    /// Unknown content keeps every member, `resourceType` included, so that it can be written back.
     mutating func buildUnknownMembers(obj: Int32, node: Int32) {
         for c in doc.children(obj) {
             let n = doc.nodes[Int(c)]
-            if doc.bytes.equals(n.keyStart, n.keyLength, resourceTypeKey) { continue }
             buildUnknown(json: c, nameStart: n.keyStart, nameLength: n.keyLength, parent: node, flags: [])
         }
     }
@@ -326,6 +354,7 @@ private struct TreeBuilder {
         let v = doc.nodes[Int(json)]
         if v.kind == .object { buildUnknownMembers(obj: json, node: node) }
         else if v.kind == .array {
+            tree.nodes[Int(node)].flags.insert(.jsonArray)
             for item in doc.children(json) {
                 buildUnknown(json: item, nameStart: tree.nodes[Int(node)].nameStart, nameLength: tree.nodes[Int(node)].nameLength, parent: node, flags: .jsonArrayItem)
             }

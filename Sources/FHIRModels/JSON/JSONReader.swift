@@ -204,17 +204,33 @@ private struct Parser {
         let start = pos
         let base = buf.baseAddress!
         let count = buf.count
-        while pos < count {
-            let c = base[pos]
-            if c == 0x22 { // closing quote, no escapes
-                let r = (Int32(start), Int32(pos - start))
-                pos += 1
-                return r
+        // Fast path in a local cursor: ASCII bytes other than quote, backslash and controls.
+        var p = pos
+        // Eight bytes at a time: stop at the first quote, backslash, control or non-ASCII byte.
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while p &+ 8 <= count {
+            let x = UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)
+            let q = x ^ (ones &* 0x22), b = x ^ (ones &* 0x5C)
+            let special = ((q &- ones) & ~q) | ((b &- ones) & ~b) | ((x &- ones &* 0x20) & ~x) | x
+            let m = special & highs
+            if m == 0 { p &+= 8; continue }
+            p &+= m.trailingZeroBitCount >> 3
+            break
+        }
+        while p < count {
+            let c = base[p]
+            if c >= 0x20 && c != 0x22 && c != 0x5C && c < 0x80 { p &+= 1; continue }
+            if c == 0x22 {
+                pos = p + 1
+                return (Int32(start), Int32(p - start))
             }
+            pos = p
             if c == 0x5C { break }
             if c < 0x20 { throw fail(.controlCharacterInString) }
-            if c >= 0x80 { try skipUTF8(c) } else { pos &+= 1 }
+            try skipUTF8(c)
+            p = pos
         }
+        pos = p
         guard pos < count else { throw fail(.unexpectedEnd) }
         // Slow path: escapes present; decode into `extra`.
         let outStart = extra.count

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What the element tree needs to know about FHIR R4 types to read and write instances: each type's
 /// elements in definition order, which repeat, their types, and how primitives look in JSON.
 /// Conformance rules (cardinality minimums, bindings, invariants) live in `Validation`, not here.
@@ -35,6 +41,13 @@ public struct ModelInfo: Sendable {
     public private(set) var types: [TypeInfo] = []
     public private(set) var elements: [ElementInfo] = []
     private var byName: [String: TypeID] = [:]
+    /// Flat copies of what `resolve` and the readers touch per member, so the hot path reads plain
+    /// integers and bytes instead of retaining the Strings and arrays inside `ElementInfo`.
+    private var hot = HotTables()
+    /// Kind of each type (hot path: no reference counting).
+    @inline(__always) public func kind(_ type: TypeID) -> Kind { hot.kinds[Int(type)] }
+    /// Whether an element repeats (hot path).
+    @inline(__always) public func repeats(_ element: Int32) -> Bool { hot.isArray[Int(element)] }
 
     public static let r4: ModelInfo = ModelInfo(text: R4ModelData.text)
 
@@ -59,16 +72,21 @@ public struct ModelInfo: Sendable {
     /// Resolves a JSON/XML member name of an instance of `type` to its element and concrete type.
     /// A choice element matches `value` + capitalised type name (`valueQuantity`, `valueString`).
     public func resolve(_ type: TypeID, name: UnsafeBufferPointer<UInt8>) -> (element: Int32, type: TypeID)? {
-        let range = types[Int(type)].elements
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let e = elements[Int(i)]
-            let n = e.nameBytes
-            if !e.isChoice {
-                if n.count == name.count && n.withUnsafeBufferPointer({ $0.elementsEqual(name) }) { return (i, e.types[0]) }
-            } else if name.count > n.count && n.withUnsafeBufferPointer({ $0.elementsEqual(UnsafeBufferPointer(rebasing: name[0..<n.count])) }) {
-                let suffix = UnsafeBufferPointer(rebasing: name[n.count...])
-                for t in e.types where ModelInfo.matchesTypeSuffix(types[Int(t)].name, suffix) { return (i, t) }
+        let h = hot
+        let lower = h.elementStart[Int(type)], upper = h.elementEnd[Int(type)]
+        let count = Int32(name.count)
+        guard count > 0, let np = name.baseAddress else { return nil }
+        let first = np[0]
+        var i = lower
+        while i < upper {
+            let off = Int(h.nameOffset[Int(i)]), len = h.nameLength[Int(i)]
+            if h.names[off] == first {
+                if !h.choice[Int(i)] {
+                    if len == count && memcmp(h.names + off, np, Int(len)) == 0 { return (i, h.firstType[Int(i)]) }
+                } else if count > len && memcmp(h.names + off, np, Int(len)) == 0 {
+                    let suffix = UnsafeBufferPointer(rebasing: name[Int(len)...])
+                    for t in elements[Int(i)].types where ModelInfo.matchesTypeSuffix(types[Int(t)].name, suffix) { return (i, t) }
+                }
             }
             i += 1
         }
@@ -130,6 +148,54 @@ public struct ModelInfo: Sendable {
         elements = rawElements.map { r in
             ElementInfo(name: r.name, nameBytes: Array(r.name.utf8), isArray: r.isArray, isChoice: r.isChoice,
                         types: r.types.map { byName[$0] ?? -1 }, owner: TypeID(r.owner))
+        }
+        hot = HotTables(types: types, elements: elements)
+    }
+}
+
+/// Immutable, never-freed copies of the per-member lookup data as raw buffers: the readers consult
+/// them for every JSON member and XML element, so they must not pay reference counting.
+private struct HotTables: @unchecked Sendable {
+    var names: UnsafeMutablePointer<UInt8>
+    var nameOffset: UnsafeMutablePointer<Int32>
+    var nameLength: UnsafeMutablePointer<Int32>
+    var firstType: UnsafeMutablePointer<Int32>
+    var choice: UnsafeMutablePointer<Bool>
+    var isArray: UnsafeMutablePointer<Bool>
+    var elementStart: UnsafeMutablePointer<Int32>
+    var elementEnd: UnsafeMutablePointer<Int32>
+    var kinds: UnsafeMutablePointer<ModelInfo.Kind>
+
+    init() {
+        names = .allocate(capacity: 1); nameOffset = .allocate(capacity: 1); nameLength = .allocate(capacity: 1)
+        firstType = .allocate(capacity: 1); choice = .allocate(capacity: 1); isArray = .allocate(capacity: 1)
+        elementStart = .allocate(capacity: 1); elementEnd = .allocate(capacity: 1); kinds = .allocate(capacity: 1)
+    }
+
+    init(types: [ModelInfo.TypeInfo], elements: [ModelInfo.ElementInfo]) {
+        let totalNames = elements.reduce(0) { $0 + $1.nameBytes.count }
+        names = .allocate(capacity: max(totalNames, 1))
+        nameOffset = .allocate(capacity: max(elements.count, 1))
+        nameLength = .allocate(capacity: max(elements.count, 1))
+        firstType = .allocate(capacity: max(elements.count, 1))
+        choice = .allocate(capacity: max(elements.count, 1))
+        isArray = .allocate(capacity: max(elements.count, 1))
+        var off = 0
+        for (i, e) in elements.enumerated() {
+            nameOffset[i] = Int32(off)
+            nameLength[i] = Int32(e.nameBytes.count)
+            for b in e.nameBytes { names[off] = b; off += 1 }
+            firstType[i] = e.types.first ?? -1
+            choice[i] = e.isChoice
+            isArray[i] = e.isArray
+        }
+        elementStart = .allocate(capacity: max(types.count, 1))
+        elementEnd = .allocate(capacity: max(types.count, 1))
+        kinds = .allocate(capacity: max(types.count, 1))
+        for (i, t) in types.enumerated() {
+            elementStart[i] = t.elements.lowerBound
+            elementEnd[i] = t.elements.upperBound
+            kinds[i] = t.kind
         }
     }
 }

@@ -22,6 +22,8 @@ public struct ElementTree: Sendable {
         public static let jsonNull = Flags(rawValue: 1 << 5)
         /// Unknown content that was a JSON array member (so it can be written back as an array).
         public static let jsonArrayItem = Flags(rawValue: 1 << 6)
+        /// Unknown content (or a wrongly shaped value) that was a JSON array: its children are the items.
+        public static let jsonArray = Flags(rawValue: 1 << 7)
     }
 
     public struct Node: Sendable {

@@ -1,1 +1,0 @@
-// Placeholder module file; replaced as the module is built.

@@ -1,0 +1,122 @@
+import Foundation
+import FHIRModels
+
+/// The gateway's settings: a JSON file, then `FHIR_GATEWAY_*` environment variables on top
+/// (e.g. `FHIR_GATEWAY_PORT=9443`). Relative paths are resolved against the file's directory.
+public struct GatewayConfiguration: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port: UInt16 = 8443
+    public var certificateFile = "pki/server-chain.crt"
+    public var privateKeyFile = "pki/server.key"
+    public var trustFile = "pki/trust.pem"
+    public var crlFiles: [String] = ["pki/crls.pem"]
+    public var requireCRL = true
+    public var databasePath = "gateway.sqlite"
+    public var tokenLifetimeSeconds = 3600
+    public var maxConnections = 256
+    public var maxBodyBytes = 16 * 1024 * 1024
+    public var readTimeoutSeconds = 10.0
+    public var idleTimeoutSeconds = 30.0
+    public var rateLimitPerSecond = 50.0
+    public var rateLimitBurst = 100
+    /// Sandbox mode: editors test against seeded demo data; never mixed with production data.
+    public var sandbox = false
+    /// Off by default. When on, plain HTTP from `trustedProxies` may carry the verified client
+    /// certificate (URL-encoded PEM) in `proxyCertificateHeader`; nobody else may.
+    public var reverseProxy = false
+    public var trustedProxies: [String] = []
+    public var proxyCertificateHeader = "X-SSL-Client-Cert"
+    public var logLevel = "info"
+
+    public init() {}
+
+    public enum LoadError: Error, CustomStringConvertible, Equatable {
+        case unreadable(String), invalid(String)
+        public var description: String {
+            switch self {
+            case .unreadable(let m): "configuration file: \(m)"
+            case .invalid(let m): "configuration: \(m)"
+            }
+        }
+    }
+
+    static let keys: [(json: String, env: String)] = [
+        ("host", "HOST"), ("port", "PORT"), ("certificateFile", "CERTIFICATE_FILE"), ("privateKeyFile", "PRIVATE_KEY_FILE"),
+        ("trustFile", "TRUST_FILE"), ("crlFiles", "CRL_FILES"), ("requireCRL", "REQUIRE_CRL"), ("databasePath", "DATABASE_PATH"),
+        ("tokenLifetimeSeconds", "TOKEN_LIFETIME_SECONDS"), ("maxConnections", "MAX_CONNECTIONS"), ("maxBodyBytes", "MAX_BODY_BYTES"),
+        ("readTimeoutSeconds", "READ_TIMEOUT_SECONDS"), ("idleTimeoutSeconds", "IDLE_TIMEOUT_SECONDS"),
+        ("rateLimitPerSecond", "RATE_LIMIT_PER_SECOND"), ("rateLimitBurst", "RATE_LIMIT_BURST"), ("sandbox", "SANDBOX"),
+        ("reverseProxy", "REVERSE_PROXY"), ("trustedProxies", "TRUSTED_PROXIES"), ("proxyCertificateHeader", "PROXY_CERTIFICATE_HEADER"),
+        ("logLevel", "LOG_LEVEL"),
+    ]
+
+    /// Loads `path` (if given) and applies the environment. Unknown keys are refused, so a typo
+    /// never silently falls back to a default.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(LoadError) -> GatewayConfiguration {
+        var c = GatewayConfiguration()
+        var base = FileManager.default.currentDirectoryPath
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable("cannot read \(path)") }
+            base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            let json: JSONValue
+            do { json = try JSONValue.parse([UInt8](data)) } catch { throw .invalid("\(path): \(error)") }
+            guard let members = json.members else { throw .invalid("\(path) must hold a JSON object") }
+            for (k, v) in members {
+                guard keys.contains(where: { $0.json == k }) else { throw .invalid("unknown key '\(k)' in \(path)") }
+                let text: String
+                switch v {
+                case .string(let s): text = s
+                case .number(let n): text = n
+                case .bool(let b): text = b ? "true" : "false"
+                case .array(let a): text = a.compactMap(\.string).joined(separator: ",")
+                default: throw .invalid("key '\(k)' has an unsupported value")
+                }
+                try c.set(k, text)
+            }
+        }
+        for (json, env) in keys {
+            if let v = environment["FHIR_GATEWAY_" + env] { try c.set(json, v) }
+        }
+        c.resolvePaths(relativeTo: base)
+        return c
+    }
+
+    mutating func set(_ key: String, _ v: String) throws(LoadError) {
+        func int() throws(LoadError) -> Int { guard let i = Int(v) else { throw .invalid("\(key) must be a whole number, got '\(v)'") }; return i }
+        func double() throws(LoadError) -> Double { guard let d = Double(v) else { throw .invalid("\(key) must be a number, got '\(v)'") }; return d }
+        func bool() throws(LoadError) -> Bool {
+            switch v.lowercased() { case "true", "1", "yes": return true; case "false", "0", "no": return false
+            default: throw .invalid("\(key) must be true or false, got '\(v)'") }
+        }
+        func list() -> [String] { v.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty } }
+        switch key {
+        case "host": host = v
+        case "port": let p = try int(); guard (0...65535).contains(p) else { throw .invalid("port out of range") }; port = UInt16(p)
+        case "certificateFile": certificateFile = v
+        case "privateKeyFile": privateKeyFile = v
+        case "trustFile": trustFile = v
+        case "crlFiles": crlFiles = list()
+        case "requireCRL": requireCRL = try bool()
+        case "databasePath": databasePath = v
+        case "tokenLifetimeSeconds": tokenLifetimeSeconds = try int()
+        case "maxConnections": maxConnections = try int()
+        case "maxBodyBytes": maxBodyBytes = try int()
+        case "readTimeoutSeconds": readTimeoutSeconds = try double()
+        case "idleTimeoutSeconds": idleTimeoutSeconds = try double()
+        case "rateLimitPerSecond": rateLimitPerSecond = try double()
+        case "rateLimitBurst": rateLimitBurst = try int()
+        case "sandbox": sandbox = try bool()
+        case "reverseProxy": reverseProxy = try bool()
+        case "trustedProxies": trustedProxies = list()
+        case "proxyCertificateHeader": proxyCertificateHeader = v
+        case "logLevel": logLevel = v
+        default: throw .invalid("unknown key '\(key)'")
+        }
+    }
+
+    mutating func resolvePaths(relativeTo base: String) {
+        func abs(_ p: String) -> String { p.hasPrefix("/") ? p : base + "/" + p }
+        certificateFile = abs(certificateFile); privateKeyFile = abs(privateKeyFile); trustFile = abs(trustFile)
+        crlFiles = crlFiles.map(abs); databasePath = abs(databasePath)
+    }
+}

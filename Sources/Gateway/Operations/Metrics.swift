@@ -1,0 +1,76 @@
+import Synchronization
+
+/// Prometheus-format metrics: requests by route and status, a latency histogram, TLS handshake
+/// failures by reason, token issues. Thread-safe; rendered by `GET /metrics`.
+public final class Metrics: Sendable {
+    static let bucketBounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+    struct State: ~Copyable {
+        var requests: [String: UInt64] = [:]      // "route|status"
+        var buckets = [UInt64](repeating: 0, count: Metrics.bucketBounds.count + 1)
+        var latencySum = 0.0
+        var latencyCount: UInt64 = 0
+        var tlsFailures: [String: UInt64] = [:]
+        var tokens: [String: UInt64] = [:]        // "issued" / "refused"
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// `route` is a template (`/fhir/Task`, `/fhir/Task/{id}`), never a raw path with ids.
+    public func recordRequest(route: String, status: Int, seconds: Double) {
+        state.withLock { s in
+            s.requests["\(route)|\(status)", default: 0] += 1
+            let i = Metrics.bucketBounds.firstIndex { seconds <= $0 } ?? Metrics.bucketBounds.count
+            s.buckets[i] += 1
+            s.latencySum += seconds
+            s.latencyCount += 1
+        }
+    }
+
+    public func recordTLSFailure(reason: String) {
+        // Reasons are bucketed so that certificate contents never become label values.
+        let bucket: String
+        switch reason {
+        case let r where r.contains("revoked"): bucket = "revoked"
+        case let r where r.contains("expired"): bucket = "expired"
+        case let r where r.contains("not yet valid"): bucket = "not_yet_valid"
+        case let r where r.contains("purpose") || r.contains("key usage"): bucket = "wrong_usage"
+        case let r where r.contains("issuer") || r.contains("self-signed") || r.contains("unknown ca"): bucket = "unknown_ca"
+        case let r where r.contains("no client certificate") || r.contains("did not return a certificate"): bucket = "no_certificate"
+        case let r where r.contains("protocol") || r.contains("version"): bucket = "protocol"
+        case let r where r.contains("timeout"): bucket = "timeout"
+        default: bucket = "other"
+        }
+        state.withLock { $0.tlsFailures[bucket, default: 0] += 1 }
+    }
+
+    public func recordToken(issued: Bool) {
+        state.withLock { $0.tokens[issued ? "issued" : "refused", default: 0] += 1 }
+    }
+
+    public func render() -> String {
+        state.withLock { s in
+            var out = "# HELP gateway_http_requests_total HTTP requests by route template and status.\n# TYPE gateway_http_requests_total counter\n"
+            for (k, v) in s.requests.sorted(by: { $0.key < $1.key }) {
+                let p = k.split(separator: "|", maxSplits: 1)
+                out += "gateway_http_requests_total{route=\"\(p[0])\",status=\"\(p[1])\"} \(v)\n"
+            }
+            out += "# HELP gateway_http_request_duration_seconds Request handling time.\n# TYPE gateway_http_request_duration_seconds histogram\n"
+            var cumulative: UInt64 = 0
+            for (i, b) in Metrics.bucketBounds.enumerated() {
+                cumulative += s.buckets[i]
+                out += "gateway_http_request_duration_seconds_bucket{le=\"\(b)\"} \(cumulative)\n"
+            }
+            cumulative += s.buckets[Metrics.bucketBounds.count]
+            out += "gateway_http_request_duration_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
+            out += "gateway_http_request_duration_seconds_sum \(s.latencySum)\ngateway_http_request_duration_seconds_count \(s.latencyCount)\n"
+            out += "# HELP gateway_tls_handshake_failures_total Refused TLS handshakes by reason.\n# TYPE gateway_tls_handshake_failures_total counter\n"
+            for (k, v) in s.tlsFailures.sorted(by: { $0.key < $1.key }) { out += "gateway_tls_handshake_failures_total{reason=\"\(k)\"} \(v)\n" }
+            out += "# HELP gateway_tokens_total Token endpoint outcomes.\n# TYPE gateway_tokens_total counter\n"
+            for (k, v) in s.tokens.sorted(by: { $0.key < $1.key }) { out += "gateway_tokens_total{outcome=\"\(k)\"} \(v)\n" }
+            return out
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import COpenSSL
+import Foundation
+
+/// OpenSSL server configuration for mutual TLS: TLS 1.2 and 1.3 only, a client certificate is
+/// required and verified against the configured trust anchors with CRLs (leaf and chain), and the
+/// key usage / extended key usage of the client certificate are checked. Session resumption is
+/// off, so every connection goes through a full handshake and a fresh revocation check.
+public final class TLSServerContext: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// PEM server certificate (chain) and key.
+        public var certificateFile: String
+        public var privateKeyFile: String
+        /// PEM trust anchors and intermediates used to verify client certificates.
+        public var trustFile: String
+        /// PEM CRL files; with `requireCRL`, every CA in the chain must have one.
+        public var crlFiles: [String]
+        public var requireCRL: Bool
+        public init(certificateFile: String, privateKeyFile: String, trustFile: String, crlFiles: [String], requireCRL: Bool = true) {
+            self.certificateFile = certificateFile; self.privateKeyFile = privateKeyFile
+            self.trustFile = trustFile; self.crlFiles = crlFiles; self.requireCRL = requireCRL
+        }
+    }
+
+    public enum SetupError: Error, CustomStringConvertible {
+        case openssl(String)
+        public var description: String { switch self { case .openssl(let m): return "TLS setup: \(m)" } }
+    }
+
+    let ctx: OpaquePointer
+
+    public init(_ config: Configuration) throws {
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw SetupError.openssl(TLSServerContext.lastError()) }
+        self.ctx = ctx
+        _ = shim_SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)
+        _ = shim_SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)
+        _ = SSL_CTX_set_options(ctx, shim_SSL_OP_NO_COMPRESSION | shim_SSL_OP_NO_RENEGOTIATION | shim_SSL_OP_NO_TICKET
+                                    | shim_SSL_OP_CIPHER_SERVER_PREFERENCE)
+        // No resumption: a resumed session would skip the certificate (and CRL) check.
+        _ = shim_SSL_CTX_set_session_cache_mode(ctx, shim_SSL_SESS_CACHE_OFF)
+        _ = SSL_CTX_set_num_tickets(ctx, 0)
+        guard SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!eNULL:!MD5:!RC4:!3DES") == 1 else {
+            throw SetupError.openssl("cipher list: \(TLSServerContext.lastError())")
+        }
+        guard SSL_CTX_use_certificate_chain_file(ctx, config.certificateFile) == 1 else {
+            throw SetupError.openssl("server certificate \(config.certificateFile): \(TLSServerContext.lastError())")
+        }
+        guard SSL_CTX_use_PrivateKey_file(ctx, config.privateKeyFile, SSL_FILETYPE_PEM) == 1,
+              SSL_CTX_check_private_key(ctx) == 1 else {
+            throw SetupError.openssl("server key \(config.privateKeyFile): \(TLSServerContext.lastError())")
+        }
+        guard SSL_CTX_load_verify_locations(ctx, config.trustFile, nil) == 1 else {
+            throw SetupError.openssl("trust anchors \(config.trustFile): \(TLSServerContext.lastError())")
+        }
+        if let names = SSL_load_client_CA_file(config.trustFile) { SSL_CTX_set_client_CA_list(ctx, names) }
+        let store = SSL_CTX_get_cert_store(ctx)
+        for crl in config.crlFiles {
+            guard let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file()),
+                  X509_load_crl_file(lookup, crl, X509_FILETYPE_PEM) > 0 else {
+                throw SetupError.openssl("CRL \(crl): \(TLSServerContext.lastError())")
+            }
+        }
+        if config.requireCRL {
+            X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_X509_STRICT))
+        } else {
+            X509_STORE_set_flags(store, UInt(X509_V_FLAG_X509_STRICT))
+        }
+        // The client purpose makes OpenSSL require EKU clientAuth when present.
+        X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT)
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        let sid: [UInt8] = Array("fhir-gateway".utf8)
+        _ = SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))
+    }
+
+    deinit { SSL_CTX_free(ctx) }
+
+    static func lastError() -> String {
+        var parts: [String] = []
+        while true {
+            let e = ERR_get_error()
+            if e == 0 { break }
+            var buf = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(e, &buf, buf.count)
+            parts.append(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return parts.isEmpty ? "unknown OpenSSL error" : parts.joined(separator: "; ")
+    }
+}
