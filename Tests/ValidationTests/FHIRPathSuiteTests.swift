@@ -7,7 +7,7 @@ import FHIRModels
 @testable import Validation
 
 /// Runs the HL7 FHIRPath R4 test suite (`fhir-test-cases/r4/fhirpath/tests-fhir-r4.xml`).
-/// Inputs are read from the equivalent JSON instances until the FHIR XML reader lands.
+/// Inputs are the suite's own files (mostly XML, read with `FHIRXMLReader`).
 @Suite struct FHIRPathSuiteTests {
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/reference")
@@ -66,33 +66,19 @@ import FHIRModels
         return reader.cases
     }
 
-    /// The JSON instance equivalent to a suite input file (nil when there is none yet).
+    /// A suite input file, read as published (`.xml` with the FHIR XML reader, `.json` with the JSON reader).
     static func loadInput(_ file: String) -> ElementTree? {
-        let base = file.hasSuffix(".xml") ? String(file.dropLast(4)) : String(file.dropLast(5))
-        let candidates = [
-            "fhir-test-cases/r4/examples/\(base).json",
-            "fhir-test-cases/r4/\(base).json",
-        ]
-        for c in candidates {
-            if var data = FileManager.default.contents(atPath: reference.appendingPathComponent(c).path) {
-                if base == "observation-example" { data = Data(patchObservation(String(decoding: data, as: UTF8.self)).utf8) }
-                if let tree = try? FHIRJSONReader.read(Array(data)) { return tree }
-            }
+        guard let data = FileManager.default.contents(atPath: reference.appendingPathComponent("fhir-test-cases/r4/" + file).path) else {
+            return nil
         }
-        return nil
-    }
-
-    /// The suite's observation-example.xml carries a `patient-age` extension that the published JSON
-    /// example lacks; the harness adds it so both are the same instance.
-    static func patchObservation(_ json: String) -> String {
-        let ext = #""extension": [{"url": "http://example.com/fhir/StructureDefinition/patient-age", "valueAge": {"value": 41, "system": "http://unitsofmeasure.org", "code": "a"}}],"#
-        return json.replacingOccurrences(of: #""resourceType": "Observation","#, with: #""resourceType": "Observation", "# + ext)
+        if file.hasSuffix(".xml") { return try? FHIRXMLReader.read(Array(data)) }
+        return try? FHIRJSONReader.read(Array(data))
     }
 
     /// Why a test is not run, or nil to run it.
     static func skipReason(_ c: Case, inputAvailable: Bool) -> String? {
         if c.isModeTest { return "lenient mode (\(c.mode ?? "")): this engine implements strict FHIRPath only" }
-        if !inputAvailable { return "input \(c.inputFile ?? "") has no JSON equivalent (needs the FHIR XML reader)" }
+        if !inputAvailable { return "input \(c.inputFile ?? "") not available (no JSON twin, or unreadable)" }
         if c.expression.contains("memberOf(") { return "needs a terminology server (memberOf)" }
         return nil
     }
@@ -158,36 +144,70 @@ import FHIRModels
         return nil
     }
 
+    struct Tally { var passed = 0, failures: [String] = [], skipped: [String: Int] = [:] }
+
+    static func runSuite(_ cases: [Case], load: (String) -> ElementTree?) -> Tally {
+        var trees: [String: ElementTree?] = [:]
+        var t = Tally()
+        for c in cases {
+            let file = c.inputFile ?? "patient-example.xml"
+            if trees[file] == nil { trees[file] = .some(load(file)) }
+            let tree = trees[file]!
+            if let why = skipReason(c, inputAvailable: tree != nil) { t.skipped[why, default: 0] += 1; continue }
+            if let failure = run(c, tree!) {
+                t.failures.append("\(c.group)/\(c.name): \(c.expression.replacingOccurrences(of: "\n", with: " ")) → \(failure)")
+            } else {
+                t.passed += 1
+            }
+        }
+        return t
+    }
+
+    static func report(_ title: String, _ t: Tally) {
+        print("\(title): \(t.passed) passed, \(t.failures.count) failed, \(t.skipped.values.reduce(0, +)) skipped")
+        for (why, n) in t.skipped.sorted(by: { $0.key < $1.key }) { print("  skipped \(n): \(why)") }
+        for f in t.failures { print("  FAIL \(f)") }
+    }
+
     @Test func hl7FHIRPathSuite() throws {
         guard let cases = Self.loadCases() else {
             print("FHIRPath suite not found under \(Self.reference.path); skipped")
             return
         }
         #expect(cases.count >= 900)
-        var trees: [String: ElementTree?] = [:]
-        var passed = 0
-        var failures: [String] = []
-        var skipped: [String: Int] = [:]
-        for c in cases {
-            let file = c.inputFile ?? "patient-example.xml"
-            if trees[file] == nil { trees[file] = .some(Self.loadInput(file)) }
-            let tree = trees[file]!
-            if let why = Self.skipReason(c, inputAvailable: tree != nil) { skipped[why, default: 0] += 1; continue }
-            if let failure = Self.run(c, tree!) {
-                failures.append("\(c.group)/\(c.name): \(c.expression.replacingOccurrences(of: "\n", with: " ")) → \(failure)")
-            } else {
-                passed += 1
-            }
-        }
-        let skippedCount = skipped.values.reduce(0, +)
-        print("FHIRPath suite: \(passed) passed, \(failures.count) failed, \(skippedCount) skipped")
-        for (why, n) in skipped.sorted(by: { $0.key < $1.key }) { print("  skipped \(n): \(why)") }
-        for f in failures { print("  FAIL \(f)") }
-        let ran = passed + failures.count
-        #expect(ran > 0)
+        let t = Self.runSuite(cases, load: Self.loadInput)
+        Self.report("FHIRPath suite", t)
+        #expect(t.passed + t.failures.count > 0)
         // Floor: the pass count reached; it must not regress.
-        #expect(passed >= Self.floor, "\(passed) passed of \(ran)")
+        #expect(t.passed >= Self.floor, "\(t.passed) passed of \(t.passed + t.failures.count)")
     }
 
-    static let floor = 917
+    /// The same cases on the JSON twins of the XML inputs: both readers must give the same answers.
+    @Test func hl7FHIRPathSuiteOnJSONTwins() throws {
+        guard let cases = Self.loadCases() else { return }
+        let t = Self.runSuite(cases, load: Self.loadJSONTwin)
+        Self.report("FHIRPath suite on JSON twins", t)
+        let xml = Self.runSuite(cases.filter { c in Self.loadJSONTwin(c.inputFile ?? "patient-example.xml") != nil }, load: Self.loadInput)
+        #expect(t.passed == xml.passed, "JSON \(t.passed) vs XML \(xml.passed)")
+        #expect(t.passed >= Self.jsonFloor)
+    }
+
+    /// The JSON twin of a suite input (official examples), or nil when there is none.
+    static func loadJSONTwin(_ file: String) -> ElementTree? {
+        guard file.hasSuffix(".xml") else { return loadInput(file) }
+        let path = reference.appendingPathComponent("fhir-test-cases/r4/examples/\(file.dropLast(4)).json").path
+        guard var data = FileManager.default.contents(atPath: path) else { return nil }
+        if file == "observation-example.xml" { data = Data(patchObservation(String(decoding: data, as: UTF8.self)).utf8) }
+        return try? FHIRJSONReader.read(Array(data))
+    }
+
+    /// The suite's observation-example.xml carries a `patient-age` extension that the published JSON
+    /// example lacks; it is added so both are the same instance.
+    static func patchObservation(_ json: String) -> String {
+        let ext = #""extension": [{"url": "http://example.com/fhir/StructureDefinition/patient-age", "valueAge": {"value": 41, "system": "http://unitsofmeasure.org", "code": "a"}}],"#
+        return json.replacingOccurrences(of: #""resourceType": "Observation","#, with: #""resourceType": "Observation", "# + ext)
+    }
+
+    static let floor = 931
+    static let jsonFloor = 917
 }
