@@ -72,6 +72,10 @@ import FHIRModels
         #expect(try eval("%resource.id", t).count == 1)
         #expect(try eval("%`vs-name-use`", t) == [.string("http://hl7.org/fhir/ValueSet/name-use")])
         #expect(throws: FHIRPathError.self) { try eval("%nope", t) }
+        env.variables["n"] = [.integer(5)]
+        #expect(try eval("%n-1", t, env: env) == [.integer(4)])
+        #expect(try eval("%vs-name-use", t) == [.string("http://hl7.org/fhir/ValueSet/name-use")])
+        #expect(try eval("%\"ext-x\"", t) == [.string("http://hl7.org/fhir/StructureDefinition/x")])
     }
 
     @Test func errorsCarryKindAndPosition() throws {
@@ -165,6 +169,27 @@ import FHIRModels
         #expect(try eval("1.5 ~ 1.54", t) == [.boolean(true)]) // compared at the coarser precision
         #expect(try eval("1.50.precision()", t) == [.integer(2)])
         #expect(try eval("(1.5 * 2.00).toString()", t) == [.string("3.000")])
+    }
+
+    /// Compile once, evaluate many times: prints the cost per evaluation (debug builds are ~10x slower).
+    @Test func evaluationThroughput() throws {
+        let t = try Self.tree()
+        let exprs = try [
+            "name.where(use = 'official').given.exists()",
+            "hasValue() or (children().count() > id.count())",
+            "birthDate < @2000-01-01 and active",
+            "contained.where(('#' + id in %resource.descendants().reference).not()).empty()",
+        ].map { try FHIRPathExpression($0, contextType: "Patient") }
+        let rounds = 2_000
+        let start = Date()
+        var trues = 0
+        for _ in 0..<rounds {
+            for e in exprs where try e.isTrue(t, node: t.root) { trues += 1 }
+        }
+        let micros = Date().timeIntervalSince(start) * 1_000_000 / Double(rounds * exprs.count)
+        print("FHIRPath: \(String(format: "%.1f", micros)) µs per evaluation (\(exprs.count) invariants × \(rounds))")
+        #expect(trues == rounds * exprs.count)
+        #expect(micros < 5_000)
     }
 
     /// Random token soup: compiling and evaluating must fail cleanly, never trap.

@@ -167,7 +167,13 @@ struct FPLexer {
             if b[i] == 0x27 { return FPToken(kind: .externalConstant, text: try quoted(0x27), position: start) }
             if b[i] == 0x22 { return FPToken(kind: .externalConstant, text: try quoted(0x22), position: start) }
             let s = i
-            while i < b.count && (FPLexer.isIdentStart(b[i]) || FPLexer.isDigit(b[i]) || b[i] == 0x2D) { i += 1 }
+            while i < b.count && (FPLexer.isIdentStart(b[i]) || FPLexer.isDigit(b[i])) { i += 1 }
+            // Legacy unquoted `%vs-name` / `%ext-name`: a hyphen belongs to the name only after these prefixes.
+            let head = text(s, i)
+            if (head == "vs" || head == "ext") && i < b.count && b[i] == 0x2D {
+                i += 1
+                while i < b.count && (FPLexer.isIdentStart(b[i]) || FPLexer.isDigit(b[i]) || b[i] == 0x2D || b[i] == 0x2E) { i += 1 }
+            }
             guard i > s else { throw FHIRPathError(.syntax, "expected a name after '%'", position: start) }
             return FPToken(kind: .externalConstant, text: text(s, i), position: start)
         case 0x24: // $
