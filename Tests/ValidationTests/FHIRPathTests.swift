@@ -46,6 +46,11 @@ import FHIRModels
 
     @Test func primitivesConvertByFHIRType() throws {
         let t = try Self.tree()
+        let birth = try eval("birthDate", t)
+        #expect(birth.first?.text(in: t) == "1980-02-29")
+        #expect(try eval("name[0]", t).first?.text(in: t) == "Patient.name[0]")
+        if case .date(let d)? = birth.first?.systemValue(in: t) { #expect(d.precision == .day) } else { Issue.record("no date") }
+        #expect(try eval("name[0]", t).first?.systemValue(in: t) == nil)
         #expect(try strings("birthDate = @1980-02-29", t) == ["true"])
         #expect(try strings("birthDate + 1 year", t) == ["1981-02-28"])
         #expect(try strings("birthDate < @1980-03", t) == ["true"]) // decided at month precision

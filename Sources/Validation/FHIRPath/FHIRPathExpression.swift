@@ -267,3 +267,18 @@ struct FPCompiler {
         throw FHIRPathError(.semantic, "unknown type '\(parts.joined(separator: "."))'", position: pos)
     }
 }
+
+extension FHIRPathValue {
+    /// Text for messages: primitive nodes as written, other nodes as their FHIRPath location,
+    /// System values in FHIRPath literal form (dates without `@`, quantities as `4 'mg'`).
+    public func text(in tree: ElementTree) -> String {
+        guard case .node(let id) = self else { return description }
+        return tree.value(id) ?? tree.path(id)
+    }
+
+    /// The System value of this item: primitive nodes convert by their FHIR type, Quantity nodes to
+    /// System.Quantity; nil for other complex nodes and primitives without a value.
+    public func systemValue(in tree: ElementTree) -> FHIRPathValue? {
+        FPEvaluator(tree: tree, context: tree.root, environment: .init()).systemValue(self)
+    }
+}
