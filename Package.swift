@@ -40,5 +40,7 @@ let package = Package(
 
         // libFuzzer harness (scripts/fuzz json); its only file defines LLVMFuzzerTestOneInput.
         .executableTarget(name: "FuzzJSON", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        .executableTarget(name: "FuzzXML", dependencies: ["FHIRModels"], swiftSettings: strict),
+        .executableTarget(name: "FuzzHTTP", dependencies: ["Gateway"], swiftSettings: strict),
     ]
 )
