@@ -151,6 +151,7 @@ public final class SQLiteConnection {
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws (the error is rethrown).
     /// A failing COMMIT (e.g. disk full, fsync error) is thrown and the transaction is rolled back.
+    @discardableResult
     public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
         try execute(kind.rawValue)
         let result: T

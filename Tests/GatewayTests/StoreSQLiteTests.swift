@@ -1,0 +1,150 @@
+import Testing
+import CSQLite
+@testable import Gateway
+
+@Suite struct StoreSQLiteTests {
+    @Test func connectionPragmasAreDurableAndStrict() throws {
+        let dir = StoreTempDir()
+        let db = try SQLiteDatabase(path: dir.file("g.db"))
+        let (mode, sync, fk, timeout) = try db.read { c in
+            (try c.pragmaText("journal_mode"), try c.pragmaText("synchronous"), try c.pragmaText("foreign_keys"), try c.pragmaText("busy_timeout"))
+        }
+        #expect(mode == "wal")
+        #expect(sync == "2")  // FULL
+        #expect(fk == "1")
+        #expect(timeout == "10000")
+        let writerSync = try db.withWriter { c in try c.pragmaText("synchronous") }
+        #expect(writerSync == "2")
+    }
+
+    @Test func typedBindsAndColumnsRoundTrip() throws {
+        let dir = StoreTempDir()
+        let c = try SQLiteConnection(path: dir.file("t.db"))
+        try c.execute("CREATE TABLE t (a, b, c, d, e)")
+        let blob: [UInt8] = [0, 1, 255, 0]
+        try c.run("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [.integer(Int64.min), .real(1.5), .text("é\u{0}x"), .blob(blob), .null])
+        try c.run("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [.integer(0), .real(0), .text(""), .blob([]), .null])
+        let rows = try c.query("SELECT a, b, c, d, e FROM t ORDER BY rowid") { s in (s.int64(0), s.double(1), s.text(2), s.blob(3), s.isNull(4)) }
+        #expect(rows.count == 2)
+        #expect(rows[0].0 == Int64.min && rows[0].1 == 1.5 && rows[0].2 == "é\u{0}x" && rows[0].3 == blob && rows[0].4)
+        #expect(rows[1].2 == "" && rows[1].3 == [])  // empty text and blob are not NULL
+    }
+
+    @Test func errorsCarrySQLiteMessageAndCode() throws {
+        let dir = StoreTempDir()
+        let c = try SQLiteConnection(path: dir.file("t.db"))
+        do {
+            _ = try c.prepare("SELECT * FROM missing_table")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == SQLITE_ERROR)
+            #expect(error.message.contains("no such table: missing_table"))
+            #expect(error.sql == "SELECT * FROM missing_table")
+        }
+        try c.execute("CREATE TABLE u (x PRIMARY KEY)")
+        try c.run("INSERT INTO u VALUES (1)")
+        do {
+            try c.run("INSERT INTO u VALUES (1)")
+            Issue.record("expected a constraint error")
+        } catch {
+            #expect(error.isConstraint)
+            #expect(error.extendedCode == SQLITE_CONSTRAINT | (6 << 8))  // SQLITE_CONSTRAINT_PRIMARYKEY
+        }
+    }
+
+    @Test func transactionRollsBackOnThrowAndCommitsOtherwise() throws {
+        struct Boom: Error {}
+        let dir = StoreTempDir()
+        let c = try SQLiteConnection(path: dir.file("t.db"))
+        try c.execute("CREATE TABLE t (x)")
+        #expect(throws: Boom.self) {
+            try c.transaction { try c.run("INSERT INTO t VALUES (1)"); throw Boom() }
+        }
+        #expect(c.isAutocommit)
+        try c.transaction { try c.run("INSERT INTO t VALUES (2)") }
+        #expect(try c.query("SELECT x FROM t") { $0.int(0) } == [2])
+    }
+
+    @Test func statementCacheReusesPreparedStatements() throws {
+        let dir = StoreTempDir()
+        let c = try SQLiteConnection(path: dir.file("t.db"))
+        let a = try c.prepare("SELECT 1")
+        let b = try c.prepare("SELECT 1")
+        #expect(a === b)
+        // A statement left mid-iteration is reset when taken from the cache again.
+        #expect(try a.step())
+        #expect(try c.queryOne("SELECT 1") { $0.int(0) } == 1)
+    }
+
+    // MARK: migrations
+
+    @Test func freshDatabaseIsAtLatestVersionAndReopeningIsANoOp() throws {
+        let dir = StoreTempDir()
+        let path = dir.file("g.db")
+        _ = try SQLiteDatabase(path: path)
+        let c = try SQLiteConnection(path: path)
+        #expect(try c.queryOne("PRAGMA user_version") { $0.int(0) } == Migration.all.count)
+        let result = try Migrator(Migration.all).migrate(c)
+        #expect(result.from == Migration.all.count && result.to == Migration.all.count)
+        let tables = try c.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") { $0.text(0) ?? "" }
+        for t in ["audit", "client", "client_legal_entity", "client_secret", "geographic_entity", "legal_entity",
+                  "resource", "resource_version", "search_key", "store_clock", "token"] {
+            #expect(tables.contains(t), "missing table \(t)")
+        }
+    }
+
+    @Test func oldVersionDatabaseIsMigratedKeepingItsData() throws {
+        let dir = StoreTempDir()
+        let path = dir.file("old.db")
+        // A version-1 database, as an older gateway left it, with a resource in it.
+        do {
+            let c = try SQLiteConnection(path: path)
+            try Migrator(Array(Migration.all.prefix(1))).migrate(c)
+            try c.run("INSERT INTO resource VALUES ('1990000011', 'Task', 'old-1', 1, 1000, X'7B7D')")
+            try c.run("INSERT INTO resource_version VALUES ('1990000011', 'Task', 'old-1', 1, 1000, X'7B7D')")
+            #expect(try c.queryOne("PRAGMA user_version") { $0.int(0) } == 1)
+            #expect(try c.queryOne("SELECT count(*) FROM sqlite_master WHERE name = 'audit'") { $0.int(0) } == 0)
+        }
+        let store = try SQLiteStore(path: path)
+        let old = try store.read { tx in try tx.read(tenant: "1990000011", type: "Task", id: "old-1") }
+        #expect(old?.body == Array("{}".utf8))
+        // Tables of migrations 2 and 3 exist and work.
+        try store.write { tx in
+            try tx.upsertLegalEntity(LegalEntity(id: "1990000003", name: "EJ"))
+            try tx.audit(AuditEntry(interaction: "migrate-test", status: 200))
+        }
+        let version = try store.database.withWriter { c in try c.queryOne("PRAGMA user_version") { $0.int(0) } }
+        #expect(version == Migration.all.count)
+    }
+
+    @Test func failingMigrationLeavesTheDatabaseUntouched() throws {
+        let dir = StoreTempDir()
+        let path = dir.file("g.db")
+        let broken = Migration.all + [Migration(version: Migration.all.count + 1, summary: "broken",
+                                                sql: "CREATE TABLE extra (x); INSERT INTO no_such_table VALUES (1);")]
+        var options = SQLiteDatabase.Options()
+        options.migrations = broken
+        #expect(throws: SQLiteError.self) { _ = try SQLiteDatabase(path: path, options: options) }
+        let c = try SQLiteConnection(path: path)
+        #expect(try c.queryOne("PRAGMA user_version") { $0.int(0) } == 0)
+        #expect(try c.queryOne("SELECT count(*) FROM sqlite_master") { $0.int(0) } == 0)
+    }
+
+    @Test func newerDatabaseIsRefused() throws {
+        let dir = StoreTempDir()
+        let path = dir.file("g.db")
+        do {
+            let c = try SQLiteConnection(path: path)
+            try c.execute("PRAGMA user_version = 99")
+        }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: Migration.all.count)) {
+            _ = try SQLiteStore(path: path)
+        }
+        do {
+            _ = try SQLiteDatabase(path: path)
+            Issue.record("expected refusal")
+        } catch let e as StoreError {
+            #expect(e == .schemaTooNew(found: 99, supported: Migration.all.count))
+        }
+    }
+}
