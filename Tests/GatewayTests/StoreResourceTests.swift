@@ -54,7 +54,7 @@ import Testing
             try store.write { tx in try tx.update(tenant: StoreFixtures.egA, type: "Task", id: "nope", ifMatch: nil, keys: []) { StoreFixtures.body($0) } }
         }
 
-        try store.read { tx in
+        try store.read { tx throws in
             let current = try tx.read(tenant: StoreFixtures.egA, type: "Task", id: created.id)
             #expect(current == v2)
             #expect(try tx.read(tenant: StoreFixtures.egA, type: "Task", id: created.id, version: 1) == created)
@@ -87,7 +87,7 @@ import Testing
         let key = SearchKey("identifier", "urn:oid:1.2.250.1.213.7.1|DO-42")
         let a = try StoreFixtures.create(store, tenant: StoreFixtures.egA, type: "DocumentReference", keys: [key])
         let b = try StoreFixtures.create(store, tenant: StoreFixtures.egB, type: "DocumentReference", keys: [key])
-        try store.read { tx in
+        try store.read { tx throws in
             // Reads by id across tenants find nothing.
             #expect(try tx.read(tenant: StoreFixtures.egA, type: "DocumentReference", id: b.id) == nil)
             #expect(try tx.read(tenant: StoreFixtures.egB, type: "DocumentReference", id: a.id) == nil)
@@ -182,7 +182,7 @@ import Testing
         #expect(throws: StoreError.self) { try StoreFixtures.create(store, tenant: "", type: "Task") }
         #expect(throws: StoreError.self) { try StoreFixtures.create(store, tenant: StoreFixtures.egA, type: "Task; DROP") }
         #expect(throws: StoreError.invalidArgument("write in a read transaction")) {
-            try store.read { tx in
+            try store.read { tx throws in
                 guard let w = tx as? any StoreWriteTransaction else { return }
                 _ = try w.create(tenant: StoreFixtures.egA, type: "Task", keys: []) { StoreFixtures.body($0) }
             }

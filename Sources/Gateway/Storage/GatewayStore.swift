@@ -5,7 +5,9 @@
 /// consistent snapshot. Transactions must not escape their closure. Errors: `StoreError`, and
 /// whatever the closure itself throws (rethrown after ROLLBACK).
 public protocol GatewayStore: Sendable {
+    @discardableResult
     func write<T: Sendable>(_ body: (any StoreWriteTransaction) throws -> T) throws -> T
+    @discardableResult
     func read<T: Sendable>(_ body: (any StoreReadTransaction) throws -> T) throws -> T
 }
 

@@ -75,6 +75,7 @@ public final class SQLiteDatabase: Sendable {
 
     /// Runs `body` on the writer connection inside BEGIN IMMEDIATE … COMMIT (ROLLBACK if it throws).
     /// Writers queue on the writer lock, so at most one write transaction runs per process.
+    @discardableResult
     public func write<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try writer.withLock { connection throws -> T in
             try connection.transaction(.immediate) { try body(connection) }
@@ -88,6 +89,7 @@ public final class SQLiteDatabase: Sendable {
 
     /// Runs `body` on a reader connection inside one read transaction (a consistent snapshot).
     /// Takes a free reader if there is one, else waits for one.
+    @discardableResult
     public func read<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let start = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
         for i in 0..<readers.count {

@@ -6,12 +6,14 @@ public final class SQLiteStore: GatewayStore {
         do { database = try SQLiteDatabase(path: path, options: options) } catch let e as SQLiteError { throw StoreError.backend(e) }
     }
 
+    @discardableResult
     public func write<T: Sendable>(_ body: (any StoreWriteTransaction) throws -> T) throws -> T {
         do {
             return try database.write { c in try body(SQLiteStoreTransaction(c, writable: true)) }
         } catch let e as SQLiteError { throw StoreError.backend(e) }
     }
 
+    @discardableResult
     public func read<T: Sendable>(_ body: (any StoreReadTransaction) throws -> T) throws -> T {
         do {
             return try database.read { c in try body(SQLiteStoreTransaction(c, writable: false)) }
