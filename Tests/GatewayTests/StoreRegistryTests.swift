@@ -114,6 +114,21 @@ import Testing
         #expect(throws: StoreError.notFound(type: "Client", id: "nobody")) { try store.write { tx in try tx.addSecret(clientId: "nobody", h3) } }
     }
 
+    @Test func lockoutStatePersistsAcrossReopen() throws {
+        let path = dir.file("g.db")
+        let now = Timestamp(milliseconds: 1_767_225_600_000)
+        do {
+            let store = try SQLiteStore(path: path)
+            #expect(try store.read { tx in try tx.lockout(subject: "vt-ed-1") } == nil)
+            try store.write { tx in try tx.setLockout(LockoutState(subject: "vt-ed-1", failures: 10, firstFailureAt: now, lockedUntil: now.adding(seconds: 600))) }
+        }
+        let store = try SQLiteStore(path: path)
+        let state = try #require(try store.read { tx in try tx.lockout(subject: "vt-ed-1") })
+        #expect(state.failures == 10 && state.isLocked(at: now.adding(seconds: 599)) && !state.isLocked(at: now.adding(seconds: 600)))
+        try store.write { tx in try tx.clearLockout(subject: "vt-ed-1") }
+        #expect(try store.read { tx in try tx.lockout(subject: "vt-ed-1") } == nil)
+    }
+
     @Test func tokensAreStoredHashedBoundAndExpire() throws {
         let store = try SQLiteStore(path: dir.file("g.db"))
         try seed(store, secret: try SecretHasher.newClientSecret())

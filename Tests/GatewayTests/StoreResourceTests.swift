@@ -112,6 +112,23 @@ import Testing
         #expect(try store.read { tx in try tx.read(tenant: StoreFixtures.egB, type: "DocumentReference", id: b.id) } == b)
     }
 
+    @Test func purgeTenantResetsOneSandboxOnly() throws {
+        let store = try store
+        let a = try StoreFixtures.create(store, tenant: "sandbox:ed-1", keys: [SearchKey("k", "v")])
+        try store.write { tx in _ = try tx.update(tenant: "sandbox:ed-1", type: "Task", id: a.id, ifMatch: 1, keys: [SearchKey("k", "v")]) { StoreFixtures.body($0) } }
+        _ = try StoreFixtures.create(store, tenant: "sandbox:ed-1", type: "Consent")
+        let b = try StoreFixtures.create(store, tenant: "sandbox:ed-2", keys: [SearchKey("k", "v")])
+        #expect(try store.write { tx in try tx.purgeTenant("sandbox:ed-1") } == 2)
+        try store.read { tx throws in
+            #expect(try tx.read(tenant: "sandbox:ed-1", type: "Task", id: a.id) == nil)
+            #expect(try tx.history(tenant: "sandbox:ed-1", type: "Task", id: a.id).isEmpty)
+            #expect(try tx.search(SearchQuery(tenant: "sandbox:ed-1", type: "Task", keys: [SearchKey("k", "v")])).resources.isEmpty)
+            #expect(try tx.search(SearchQuery(tenant: "sandbox:ed-2", type: "Task", keys: [SearchKey("k", "v")])).resources == [b])
+        }
+        let leftoverKeys = try store.database.read { c in try c.queryOne("SELECT count(*) FROM search_key WHERE tenant = 'sandbox:ed-1'") { $0.int(0) } }
+        #expect(leftoverKeys == 0)
+    }
+
     @Test func searchByKeysAndLastUpdatedBounds() throws {
         let store = try store
         var made: [StoredResource] = []

@@ -17,6 +17,50 @@ import CSQLite
         #expect(writerSync == "2")
     }
 
+    @Test func readerConnectionsAreQueryOnly() throws {
+        let dir = StoreTempDir()
+        let db = try SQLiteDatabase(path: dir.file("g.db"))
+        do {
+            try db.read { c in try c.run("INSERT INTO store_clock (id, last_updated) VALUES (2, 0)") }
+            Issue.record("a reader wrote")
+        } catch let e as SQLiteError {
+            #expect(e.code == SQLITE_READONLY)
+        }
+    }
+
+    /// The hot queries must use indexes, never a scan of the resource table.
+    @Test func searchAndLookupsUseIndexes() throws {
+        let dir = StoreTempDir()
+        let db = try SQLiteDatabase(path: dir.file("g.db"))
+        let store = try SQLiteStore(path: dir.file("g.db"))
+        _ = store
+        let t = Timestamp(milliseconds: 1000)
+        let cursor = SearchCursor(lastUpdated: 1000, id: "x").token
+        let searches: [String: SearchQuery] = [
+            "poll by type": SearchQuery(tenant: "a", type: "DocumentReference", keys: [SearchKey("type", "57830-2")],
+                                        lastUpdated: [LastUpdatedBound(.gt, t)], cursor: cursor),
+            "poll all": SearchQuery(tenant: "a", type: "Task", lastUpdated: [LastUpdatedBound(.ge, t), LastUpdatedBound(.lt, t)]),
+            "search by identifier": SearchQuery(tenant: "a", type: "DocumentReference",
+                                                keys: [SearchKey("identifier", "s|v"), SearchKey("type", "51848-0")]),
+        ]
+        var plans: [String: String] = [
+            "token": "SELECT client_id FROM token WHERE token_hash = ?",
+            "purge": "DELETE FROM token WHERE expires_at <= ?",
+            "history": "SELECT body FROM resource_version WHERE tenant = ? AND type = ? AND id = ? ORDER BY version DESC",
+        ]
+        for (name, q) in searches { plans[name] = try SQLiteStoreTransaction.searchStatement(q).0 }
+        for (name, sql) in plans {
+            let plan = try db.read { c in try c.query("EXPLAIN QUERY PLAN " + sql) { $0.text(3) ?? "" } }
+            #expect(!plan.isEmpty)
+            for step in plan {
+                #expect(!(step.hasPrefix("SCAN") && !step.contains("INDEX")), "\(name): \(plan)")
+                // Only the identifier search may sort (its few matching rows); polling walks the index in order.
+                if name != "search by identifier" { #expect(!step.contains("TEMP B-TREE"), "\(name) sorts: \(plan)") }
+            }
+            if name == "search by identifier" { #expect(plan.first?.hasPrefix("SEARCH k0 USING PRIMARY KEY") == true, "\(plan)") }
+        }
+    }
+
     @Test func typedBindsAndColumnsRoundTrip() throws {
         let dir = StoreTempDir()
         let c = try SQLiteConnection(path: dir.file("t.db"))
@@ -88,7 +132,7 @@ import CSQLite
         #expect(result.from == Migration.all.count && result.to == Migration.all.count)
         let tables = try c.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") { $0.text(0) ?? "" }
         for t in ["audit", "client", "client_legal_entity", "client_secret", "geographic_entity", "legal_entity",
-                  "resource", "resource_version", "search_key", "store_clock", "token"] {
+                  "resource", "resource_version", "search_key", "store_clock", "token", "auth_lockout"] {
             #expect(tables.contains(t), "missing table \(t)")
         }
     }

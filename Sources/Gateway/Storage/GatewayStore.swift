@@ -33,6 +33,9 @@ public protocol StoreReadTransaction {
 
     // Audit: records with sequence > `after`, oldest first.
     func auditRecords(after sequence: Int64, limit: Int) throws -> [AuditRecord]
+
+    // Authentication lockout.
+    func lockout(subject: String) throws -> LockoutState?
 }
 
 public protocol StoreWriteTransaction: StoreReadTransaction {
@@ -72,6 +75,13 @@ public protocol StoreWriteTransaction: StoreReadTransaction {
     func revokeTokens(clientId: String, legalEntityId: String?, at: Timestamp) throws -> Int
     /// Deletes tokens that expired before `now`; returns how many.
     func purgeExpiredTokens(now: Timestamp) throws -> Int
+
+    /// Deletes every resource (all versions and search keys) of one tenant: the sandbox reset.
+    /// Returns the number of resources removed. Audit records are kept.
+    func purgeTenant(_ tenant: String) throws -> Int
+
+    func setLockout(_ state: LockoutState) throws
+    func clearLockout(subject: String) throws
 }
 
 extension GatewayStore {

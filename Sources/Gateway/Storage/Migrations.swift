@@ -158,5 +158,13 @@ extension Migration {
             );
             CREATE INDEX audit_by_time ON audit (recorded_at);
             """),
+        Migration(version: 4, summary: "authentication lockout state (the rate limiter itself is in memory)", sql: """
+            CREATE TABLE auth_lockout (
+                subject      TEXT    PRIMARY KEY,
+                failures     INTEGER NOT NULL,
+                first_failure_at INTEGER NOT NULL,
+                locked_until INTEGER
+            ) WITHOUT ROWID;
+            """),
     ]
 }

@@ -70,6 +70,8 @@ public final class SQLiteDatabase: Sendable {
             }
         }
         try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        // Readers cannot write, even by mistake: SQLite itself refuses (SQLITE_READONLY).
+        if !writer { try connection.execute("PRAGMA query_only = ON") }
         return connection
     }
 

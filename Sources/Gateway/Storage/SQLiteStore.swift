@@ -113,8 +113,35 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
         guard (1...SearchQuery.maxCount).contains(q.count) else {
             throw StoreError.invalidArgument("_count must be 1…\(SearchQuery.maxCount)")
         }
-        var sql = "SELECT \(Self.resourceColumns.split(separator: ",").map { "r." + $0.trimmingSpaces }.joined(separator: ", ")) FROM resource r WHERE r.tenant = ? AND r.type = ?"
-        var values: [SQLiteValue] = [.text(q.tenant), .text(q.type)]
+        let (sql, values) = try Self.searchStatement(q)
+        var rows = try c.query(sql, values) { s in resource(tenant: q.tenant, s) }
+        var next: String?
+        if rows.count > q.count {
+            rows.removeLast()
+            if let last = rows.last { next = SearchCursor(lastUpdated: last.lastUpdated.milliseconds, id: last.id).token }
+        }
+        return SearchPage(resources: rows, next: next)
+    }
+
+    /// The SQL and bindings for a search (tests check its query plan).
+    static func searchStatement(_ q: SearchQuery) throws -> (String, [SQLiteValue]) {
+        let columns = "r.type, r.id, r.version, r.last_updated, r.body"
+        // Which index drives the query. Polling (flows 1 and 5) always has a lower _lastUpdated bound:
+        // walk (tenant, type, last_updated, id) from it, in result order, checking keys per row.
+        // Without a lower bound but with keys (flow 3: identifier=…), start from the first key's
+        // entries (few rows) and sort them; CROSS JOIN makes SQLite keep that join order.
+        let hasLowerBound = q.lastUpdated.contains { $0.comparator == .gt || $0.comparator == .ge }
+        var sql: String
+        var values: [SQLiteValue]
+        var keys = q.keys[...]
+        if !hasLowerBound, let first = keys.popFirst() {
+            sql = "SELECT \(columns) FROM search_key k0 CROSS JOIN resource r ON r.tenant = k0.tenant AND r.type = k0.type AND r.id = k0.id"
+                + " WHERE k0.tenant = ? AND k0.type = ? AND k0.name = ? AND k0.value = ?"
+            values = [.text(q.tenant), .text(q.type), .text(first.name), .text(first.value)]
+        } else {
+            sql = "SELECT \(columns) FROM resource r WHERE r.tenant = ? AND r.type = ?"
+            values = [.text(q.tenant), .text(q.type)]
+        }
         for bound in q.lastUpdated {
             let op: String
             switch bound.comparator { case .gt: op = ">"; case .ge: op = ">="; case .lt: op = "<"; case .le: op = "<=" }
@@ -126,19 +153,13 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
             sql += " AND (r.last_updated, r.id) > (?, ?)"
             values += [.integer(cursor.lastUpdated), .text(cursor.id)]
         }
-        for key in q.keys {
+        for key in keys {
             sql += " AND EXISTS (SELECT 1 FROM search_key k WHERE k.tenant = r.tenant AND k.type = r.type AND k.name = ? AND k.value = ? AND k.id = r.id)"
             values += [.text(key.name), .text(key.value)]
         }
         sql += " ORDER BY r.last_updated, r.id LIMIT ?"
         values.append(.integer(Int64(q.count + 1)))
-        var rows = try c.query(sql, values) { s in resource(tenant: q.tenant, s) }
-        var next: String?
-        if rows.count > q.count {
-            rows.removeLast()
-            if let last = rows.last { next = SearchCursor(lastUpdated: last.lastUpdated.milliseconds, id: last.id).token }
-        }
-        return SearchPage(resources: rows, next: next)
+        return (sql, values)
     }
 
     /// The lastUpdated of this transaction: max(now, high-water mark + 1 ms), taken once.
@@ -444,6 +465,37 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
         try requireWritable()
         return try c.run("DELETE FROM token WHERE expires_at <= ?1", [.integer(now.milliseconds)])
     }
+
+    // MARK: tenants and lockout
+
+    func purgeTenant(_ tenant: String) throws -> Int {
+        try requireWritable()
+        guard !tenant.isEmpty else { throw StoreError.invalidArgument("empty tenant") }
+        let removed = try c.run("DELETE FROM resource WHERE tenant = ?1", [.text(tenant)])  // search keys cascade
+        try c.run("DELETE FROM resource_version WHERE tenant = ?1", [.text(tenant)])
+        return removed
+    }
+
+    func lockout(subject: String) throws -> LockoutState? {
+        try c.queryOne("SELECT subject, failures, first_failure_at, locked_until FROM auth_lockout WHERE subject = ?1", [.text(subject)]) { s in
+            LockoutState(subject: s.text(0) ?? "", failures: s.int(1), firstFailureAt: Timestamp(milliseconds: s.int64(2)),
+                         lockedUntil: s.optionalInt64(3).map(Timestamp.init))
+        }
+    }
+
+    func setLockout(_ l: LockoutState) throws {
+        try requireWritable()
+        try c.run("""
+            INSERT INTO auth_lockout (subject, failures, first_failure_at, locked_until) VALUES (?1, ?2, ?3, ?4)
+            ON CONFLICT (subject) DO UPDATE SET failures = excluded.failures, first_failure_at = excluded.first_failure_at,
+                locked_until = excluded.locked_until
+            """, [.text(l.subject), .integer(Int64(l.failures)), .integer(l.firstFailureAt.milliseconds), l.lockedUntil.sql])
+    }
+
+    func clearLockout(subject: String) throws {
+        try requireWritable()
+        try c.run("DELETE FROM auth_lockout WHERE subject = ?1", [.text(subject)])
+    }
 }
 
 extension Optional where Wrapped == String {
@@ -454,6 +506,3 @@ extension Optional where Wrapped == Timestamp {
     var sql: SQLiteValue { map { .integer($0.milliseconds) } ?? .null }
 }
 
-extension StringProtocol {
-    fileprivate var trimmingSpaces: String { String(drop(while: { $0 == " " })) }
-}

@@ -320,3 +320,18 @@ public struct AuditRecord: Sendable, Equatable {
     public var previousHash: [UInt8]
     public var hash: [UInt8]
 }
+
+// MARK: lockout
+
+/// Failed authentications for one subject (a client_id, or `ip:<address>`), persisted so that a
+/// restart does not reset a lockout. The policy (window, threshold, back-off) belongs to the caller.
+public struct LockoutState: Sendable, Equatable {
+    public var subject: String
+    public var failures: Int
+    public var firstFailureAt: Timestamp
+    public var lockedUntil: Timestamp?
+    public init(subject: String, failures: Int, firstFailureAt: Timestamp, lockedUntil: Timestamp? = nil) {
+        self.subject = subject; self.failures = failures; self.firstFailureAt = firstFailureAt; self.lockedUntil = lockedUntil
+    }
+    public func isLocked(at now: Timestamp) -> Bool { lockedUntil.map { now < $0 } ?? false }
+}
