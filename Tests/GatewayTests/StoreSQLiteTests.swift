@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import CSQLite
 @testable import Gateway
 
@@ -190,5 +191,41 @@ import CSQLite
         } catch let e as StoreError {
             #expect(e == .schemaTooNew(found: 99, supported: Migration.all.count))
         }
+    }
+}
+
+@Suite struct StoreStatementCacheTests {
+    /// More distinct statements than the cache holds, while one evicted statement is still being
+    /// iterated: it stays valid (eviction drops it from the cache, it is finalized when released).
+    @Test func evictionDoesNotInvalidateAStatementInUse() throws {
+        let dir = StoreTempDir()
+        let c = try SQLiteConnection(path: dir.file("t.db"))
+        try c.execute("CREATE TABLE t (x); INSERT INTO t VALUES (1), (2), (3);")
+        let outer = try c.prepare("SELECT x FROM t ORDER BY x")
+        #expect(try outer.step())
+        #expect(outer.int(0) == 1)
+        for i in 0..<200 { #expect(try c.queryOne("SELECT \(i)") { $0.int(0) } == i) }
+        #expect(try outer.step())
+        #expect(outer.int(0) == 2)
+        #expect(try c.queryOne("SELECT count(*) FROM t") { $0.int(0) } == 3)
+    }
+}
+
+extension StoreStatementCacheTests {
+    /// Dropping a store closes its files (no reference cycle between connections and statements).
+    @Test func droppingAStoreClosesItsFiles() throws {
+        let dir = StoreTempDir()
+        func openFiles() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [])
+                .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
+                .filter { $0.hasPrefix(dir.path) }.count
+        }
+        for _ in 0..<5 {
+            let store = try SQLiteStore(path: dir.file("g.db"))
+            _ = try StoreFixtures.create(store, tenant: StoreFixtures.egA, keys: [SearchKey("k", "v")])
+            _ = try store.read { tx in try tx.search(SearchQuery(tenant: StoreFixtures.egA, type: "Task", keys: [SearchKey("k", "v")])) }
+            #expect(openFiles() > 0)
+        }
+        #expect(openFiles() == 0)
     }
 }

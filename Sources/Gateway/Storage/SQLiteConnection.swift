@@ -64,8 +64,7 @@ public final class SQLiteConnection {
     }
 
     deinit {
-        for statement in cache.values { statement.finalize() }
-        cache.removeAll()
+        cache.removeAll()  // statements finalize themselves when released
         sqlite3_close_v2(handle)
     }
 
@@ -86,6 +85,7 @@ public final class SQLiteConnection {
     }
 
     /// A cached prepared statement, reset and with its bindings cleared, ready to bind.
+    /// The cache holds one statement per SQL text: do not run the same SQL again while iterating it.
     public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if let cached = cache[sql] {
             cached.reset()
@@ -95,8 +95,9 @@ public final class SQLiteConnection {
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
         guard rc == SQLITE_OK, let raw else { throw error(rc, sql: sql) }
         let statement = SQLiteStatement(raw, connection: self, sql: sql)
+        // Evicted statements are only dropped from the cache: one still in use by a caller stays
+        // valid and is finalized when that caller releases it.
         if cache.count >= Self.cacheLimit, let victim = cache.first {
-            victim.value.finalize()
             cache.removeValue(forKey: victim.key)
         }
         cache[sql] = statement
@@ -178,22 +179,20 @@ public final class SQLiteConnection {
 /// A prepared statement owned by its connection's cache. Bind indexes and column indexes follow
 /// SQLite: binds start at 1, columns at 0.
 public final class SQLiteStatement {
-    private var raw: OpaquePointer?
+    // Unowned: the connection's cache owns its statements (no cycle); statements are used only
+    // while their connection is held, inside one store transaction.
     private unowned let connection: SQLiteConnection
     public let sql: String
 
     init(_ raw: OpaquePointer, connection: SQLiteConnection, sql: String) {
-        self.raw = raw
+        self.stmt = raw
         self.connection = connection
         self.sql = sql
     }
 
-    func finalize() {
-        if let raw { sqlite3_finalize(raw) }
-        raw = nil
-    }
+    deinit { sqlite3_finalize(stmt) }
 
-    private var stmt: OpaquePointer { raw! }
+    private let stmt: OpaquePointer
 
     public func reset() {
         sqlite3_reset(stmt)
