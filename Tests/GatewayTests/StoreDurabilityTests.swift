@@ -125,6 +125,18 @@ import Foundation
         #expect(try store.verifyAuditChain() == nil)
     }
 
+    @Test func nestedWriteOnTheSameThreadIsRefusedNotDeadlocked() throws {
+        let store = try SQLiteStore(path: dir.file("g.db"))
+        #expect(throws: StoreError.invalidArgument("nested transaction on the same thread")) {
+            try store.write { _ in try store.write { tx in try tx.audit(AuditEntry(interaction: "inner", status: 200)) } }
+        }
+        // A nested read is served by another reader, and the store is usable afterwards.
+        let n = try store.read { _ in try store.read { tx in try tx.auditRecords(after: 0, limit: 10).count } }
+        #expect(n == 0)
+        try store.write { tx in try tx.audit(AuditEntry(interaction: "after", status: 200)) }
+        #expect(try store.read { tx in try tx.auditRecords(after: 0, limit: 10).count } == 1)
+    }
+
     /// Two stores on one file stand for two processes: SQLite's file locks, not our mutex, serialise
     /// them, and busy_timeout must absorb the contention.
     @Test func twoStoresOnOneFileDoNotSurfaceBusy() throws {

@@ -27,6 +27,18 @@ import Testing
         #expect(kat.prefix(8) == [0x55, 0xac, 0x04, 0x6e, 0x56, 0xe3, 0x08, 0x9f])
     }
 
+    /// Every live candidate is compared (no early exit on the first match), through the comparator.
+    @Test func verificationComparesEveryCandidate() throws {
+        let secret = "vtcs_secret-under-test"
+        let hashes = [try SecretHasher.hash(secret, iterations: Self.iterations), try SecretHasher.hash("other", iterations: Self.iterations)]
+        var calls = 0
+        let ok = try SecretHasher.verify(secret, against: hashes, now: .now()) { a, b in
+            calls += 1
+            return SecretHasher.constantTimeEqual(a, b)
+        }
+        #expect(ok && calls == 2)
+    }
+
     @Test func constantTimeCompare() {
         #expect(SecretHasher.constantTimeEqual([1, 2, 3], [1, 2, 3]))
         #expect(!SecretHasher.constantTimeEqual([1, 2, 3], [1, 2, 4]))

@@ -15,15 +15,38 @@ import Glibc
 final class ConnectionSlot: @unchecked Sendable {
     private let lock = Mutex<Void>(())
     private let connection: SQLiteConnection
+    /// The thread holding the lock (0 when free): taking it again from that thread is refused
+    /// instead of deadlocking (e.g. `store.write` called inside a `store.write` closure).
+    private let owner = Atomic<UInt>(0)
     init(_ connection: SQLiteConnection) { self.connection = connection }
 
-    func withLock<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T {
-        try lock.withLock { _ in try body(connection) }
+    private static var currentThread: UInt { UInt(pthread_self()) }
+
+    var isHeldByCurrentThread: Bool { owner.load(ordering: .relaxed) == Self.currentThread }
+
+    func withLock<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let me = Self.currentThread
+        guard owner.load(ordering: .relaxed) != me else {
+            throw StoreError.invalidArgument("nested transaction on the same thread")
+        }
+        return try lock.withLock { _ in
+            owner.store(me, ordering: .relaxed)
+            defer { owner.store(0, ordering: .relaxed) }
+            return try body(connection)
+        }
     }
 
     /// nil when another thread holds the connection.
-    func withLockIfAvailable<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T? {
-        try lock.withLockIfAvailable { _ in try body(connection) }
+    func withLockIfAvailable<T>(_ body: (SQLiteConnection) throws -> T) throws -> T? {
+        let me = Self.currentThread
+        guard owner.load(ordering: .relaxed) != me else {
+            throw StoreError.invalidArgument("nested transaction on the same thread")
+        }
+        return try lock.withLockIfAvailable { _ in
+            owner.store(me, ordering: .relaxed)
+            defer { owner.store(0, ordering: .relaxed) }
+            return try body(connection)
+        }
     }
 }
 
@@ -94,14 +117,16 @@ public final class SQLiteDatabase: Sendable {
     @discardableResult
     public func read<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let start = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
-        for i in 0..<readers.count {
-            let slot = readers[(start &+ i) % readers.count]
+        // Readers this thread already holds (a read nested in a read) are skipped, never waited for.
+        let candidates = (0..<readers.count).map { readers[(start &+ $0) % readers.count] }.filter { !$0.isHeldByCurrentThread }
+        guard let fallback = candidates.first else { throw StoreError.invalidArgument("too many nested reads on one thread") }
+        for slot in candidates {
             let result = try slot.withLockIfAvailable { connection throws -> T in
                 try connection.transaction(.deferred) { try body(connection) }
             }
             if let result { return result }
         }
-        return try readers[start % readers.count].withLock { connection throws -> T in
+        return try fallback.withLock { connection throws -> T in
             try connection.transaction(.deferred) { try body(connection) }
         }
     }

@@ -98,6 +98,12 @@ public enum SecretHasher {
     /// and compared in constant time; with no candidate a dummy hash is still computed, so an
     /// unknown client costs the same time as a wrong secret.
     public static func verify(_ secret: String, against hashes: [SecretHash], now: Timestamp = .now()) throws(StoreError) -> Bool {
+        try verify(secret, against: hashes, now: now, compare: constantTimeEqual)
+    }
+
+    /// `compare` is injectable only so tests can observe that every candidate goes through it.
+    static func verify(_ secret: String, against hashes: [SecretHash], now: Timestamp,
+                       compare: ([UInt8], [UInt8]) -> Bool) throws(StoreError) -> Bool {
         let live = hashes.filter { h in h.expiresAt.map { now < $0 } ?? true }
         guard !live.isEmpty else {
             _ = try pbkdf2(secret, salt: [UInt8](repeating: 0, count: saltLength), iterations: defaultIterations)
@@ -106,7 +112,7 @@ public enum SecretHasher {
         var match = false
         for h in live {
             let candidate = try pbkdf2(secret, salt: h.salt, iterations: h.iterations)
-            if constantTimeEqual(candidate, h.hash) { match = true }
+            if compare(candidate, h.hash) { match = true }
         }
         return match
     }
