@@ -32,6 +32,8 @@ let package = Package(
                           swiftSettings: strict),
 
         .executableTarget(name: "bench-validate", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        // Store test/measurement helper: a writer the crash-safety test SIGKILLs, and the inserts/s benchmark.
+        .executableTarget(name: "store-crash-writer", dependencies: ["Gateway"], swiftSettings: strict),
 
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
