@@ -131,6 +131,10 @@ extension Walker {
         if n.type == ids.code || (n.type >= 0 && v.kinds[Int(n.type)] != .none && n.type != ids.codeableConcept) {
             guard n.type == ids.code, let code = tree.value(node) else { return }
             let r = term.validate(code: code, system: nil, display: nil, valueSet: vs)
+            if strength == .required && (r.outcome == .notInValueSet || r.outcome == .unknownCode) {
+                // As the Java validator: a bare code found in none of the value set's systems.
+                report(.error, .notFound, node, "The System URI could not be determined for the code '\(code)' in the ValueSet '\(vs)'")
+            }
             reportCode(r, node: node, severity: severity, strength: strength, vs: vs, what: "The value provided ('\(code)')")
         } else if n.type == ids.coding {
             guard let code = tree.childValue(node, "code") else { return }
