@@ -237,7 +237,7 @@ public enum PlanCompileError: Error, Sendable, CustomStringConvertible {
 public struct PlanCompiler: Sendable {
     /// Invariant keys the validator checks itself (faster, and available without a FHIRPath engine).
     public static let nativeInvariants: Set<String> = [
-        "ele-1", "ext-1", "dom-3",
+        "ele-1", "ext-1", "dom-3", "txt-1", "txt-2",
         "bdl-1", "bdl-2", "bdl-3", "bdl-4", "bdl-5", "bdl-7", "bdl-8", "bdl-9", "bdl-10", "bdl-11", "bdl-12",
     ]
 

@@ -32,8 +32,25 @@ enum XHTMLChecker {
         return "Invalid entity in the XHTML ('&\(name);')"
     }
 
+    struct Result {
+        var problems: [String] = []
+        /// An element or attribute outside the allowed HTML subset (txt-1).
+        var illegal = false
+        /// Some non-whitespace text or an image (txt-2).
+        var hasContent = false
+    }
+
     /// Problems found, as messages (empty when the XHTML is acceptable).
-    static func check(_ v: UnsafeBufferPointer<UInt8>) -> [String] {
+    static func check(_ v: UnsafeBufferPointer<UInt8>) -> [String] { analyse(v).problems }
+
+    static func analyse(_ v: UnsafeBufferPointer<UInt8>) -> Result {
+        var result = Result()
+        let problems = check(v, &result)
+        result.problems = problems
+        return result
+    }
+
+    private static func check(_ v: UnsafeBufferPointer<UInt8>, _ result: inout Result) -> [String] {
         var problems: [String] = []
         var i = 0
         let n = v.count
@@ -59,6 +76,7 @@ enum XHTMLChecker {
                     problems.append("The narrative has text outside the root div"); return problems
                 }
                 if v[i] == 0x26, let problem = entityProblem(v, at: i) { problems.append(problem) }
+                if !stack.isEmpty && !PrimitiveFormats.isWS(v[i]) { result.hasContent = true }
                 i += 1; continue
             }
             // Comments, CDATA, processing instructions, doctype.
@@ -98,7 +116,9 @@ enum XHTMLChecker {
             }
             if !allowedElements.contains(local.lowercased()) {
                 problems.append("Illegal element name in the XHTML ('\(name)')")
+                result.illegal = true
             }
+            if local.lowercased() == "img" { result.hasContent = true }
             var xmlns: String?
             // Attributes.
             while true {
@@ -123,14 +143,17 @@ enum XHTMLChecker {
                 let lower = attr.lowercased()
                 if lower.hasPrefix("on") {
                     problems.append("Event handler attribute '\(attr)' is not allowed in the XHTML (on '\(name)')")
+                    result.illegal = true
                 } else if !allowedAttributes.contains(lower) && !lower.hasPrefix("xmlns:") {
                     problems.append("Illegal attribute name in the XHTML ('\(attr)' on '\(name)')")
+                    result.illegal = true
                 }
                 if lower == "xmlns" { xmlns = value }
                 if lower == "href" || lower == "src" {
                     let compact = value.lowercased().filter { !$0.isWhitespace }
                     if compact.hasPrefix("javascript:") || compact.hasPrefix("vbscript:") {
                         problems.append("Attribute '\(attr)' on '\(name)' uses a script URL, which is not allowed")
+                        result.illegal = true
                     }
                 }
             }
