@@ -92,6 +92,23 @@ extension ValidatorExamplesTests {
         #expect(differences.isEmpty, "\(differences.prefix(10).joined(separator: "\n"))")
     }
 
+    /// Debug-build timing of the same pass with FHIRPath invariants off, to see what invariants cost.
+    @Test func timingWithoutInvariants() throws {
+        guard let defs = BundleDefinitions.core else { return }
+        let dir = TestPaths.r4.appendingPathComponent("examples")
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        let trees = try files.sorted().filter { $0.hasSuffix(".json") }.map { try FHIRJSONReader.read([UInt8](Data(contentsOf: dir.appendingPathComponent($0)))) }
+        var off = ValidatorOptions()
+        off.checkInvariants = false
+        for (name, v) in [("off", Validator(definitions: defs, terminology: nil, options: off)), ("on", Validator(definitions: defs, terminology: nil))] {
+            for t in trees { _ = v.validate(t) }
+            let start = Date()
+            var errors = 0
+            for t in trees { errors += v.validate(t).filter(\.isError).count }
+            print("[validator] invariants \(name): \(String(format: "%.2f", Date().timeIntervalSince(start))) s for \(trees.count) examples (debug), \(errors) errors")
+        }
+    }
+
     @Test func printWarningSample() throws {
         guard let defs = BundleDefinitions.core else { return }
         let dir = TestPaths.r4.appendingPathComponent("examples")

@@ -45,7 +45,7 @@ import FHIRModels
     }
 
     /// Raised as the validator improves, so that regressions fail.
-    static let minimumAgreement = 38
+    static let minimumAgreement = 40
 
     /// Cases whose supporting files are JSON: loaded into a copy of the conformance store (snapshots
     /// generated there), validated without and with the case's profile.

@@ -89,4 +89,26 @@ import FHIRModels
         #expect(issues.contains { $0.isError && $0.expression == "Consent" && $0.message.contains("Consent.provision: minimum required = 1") })
         #expect(issues.contains { $0.isError && $0.expression == "Consent.meta" && $0.message.contains("Consent.meta.source: minimum required = 1") })
     }
+
+    /// Profile invariants through the FHIRPath engine, severities kept (regle-NomPieceJointe-type is an
+    /// error, regle-Contenu a warning).
+    @Test(.enabled(if: conformance != nil)) func esmsDocumentReferenceInvariants() throws {
+        let v = validator()
+        func docRef(title: String, data: Bool) throws -> [OutcomeIssue] {
+            let attachment = data ? #"{"contentType":"text/plain","title":"\#(title)","data":"PENEQT4="}"# : #"{"contentType":"text/plain","title":"\#(title)"}"#
+            return v.validate(try FHIRJSONReader.read(Array(#"""
+            {"resourceType":"DocumentReference","meta":{"profile":["https://interop.esante.gouv.fr/ig/fhir/sdo/StructureDefinition/esms-document-reference"]},
+             "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Document</div>"},
+             "identifier":[{"use":"usual","value":"dec-1"},{"use":"official","value":"nat-1"}],"status":"current",
+             "type":{"coding":[{"system":"http://loinc.org","code":"57830-2"}]},
+             "content":[{"attachment":\#(attachment)}]}
+            """#.utf8)))
+        }
+        let good = try docRef(title: "Document Individu et décision", data: true)
+        #expect(good.filter { $0.severity == .error || $0.severity == .warning }.filter { $0.code == .invariant }.isEmpty, "\(good)")
+        let bad = try docRef(title: "Autre", data: false)
+        print("[validator] ESMS DocumentReference:\n  " + bad.map(\.description).joined(separator: "\n  "))
+        #expect(bad.contains { $0.severity == .error && $0.code == .invariant && $0.expression == "DocumentReference" && $0.rule == "regle-NomPieceJointe-type" }, "\(bad)")
+        #expect(bad.contains { $0.severity == .warning && $0.code == .invariant && $0.expression == "DocumentReference" && $0.rule == "regle-Contenu" }, "\(bad)")
+    }
 }

@@ -60,6 +60,8 @@ public struct Constraint: Sendable {
     public var expression: String?
     /// Checked natively by the validator (never handed to the FHIRPath evaluator).
     public var native: Bool
+    /// Defined by a core R4 definition (`source`): already checked by the core pass on the same node.
+    public var fromCore: Bool
     /// Compiled by the invariant evaluator, when one is configured and the expression compiles.
     public var compiled: CompiledInvariant?
 }
@@ -198,10 +200,9 @@ public final class ElementRule: @unchecked Sendable {
         self.maxLength = maxLength; self.slicing = slicing
         self.hasTypeProfiles = types.contains { !$0.profiles.isEmpty }
         self.hasTargetProfiles = types.contains { !$0.targetProfiles.isEmpty }
-        self.hasInvariants = constraints.contains { !$0.native && $0.compiled != nil }
     }
     /// Some constraint goes to the invariant evaluator.
-    public let hasInvariants: Bool
+    public internal(set) var hasInvariants = false
 }
 
 /// Handle to an invariant compiled by an `InvariantEvaluator`.
@@ -211,10 +212,14 @@ public struct CompiledInvariant: Sendable {
 }
 
 /// The FHIRPath side of invariant checking, behind a small protocol so the validator does not depend on
-/// one engine. `check` returns nil when the expression could not be evaluated on this node.
+/// one engine (`FHIRPathInvariants` is the project's). `compile` gets the constraint key (for technical
+/// corrections) and the FHIR type of the element when known (`Patient`, `Patient.contact`, `HumanName`);
+/// nil means the expression cannot be used. `check` returns nil when it could not be evaluated here;
+/// `resource` is `%resource` when it is not the resource containing `node` (a resource checked as an
+/// element of its container's definition, e.g. `Bundle.entry.resource`: `%resource` is the Bundle).
 public protocol InvariantEvaluator: Sendable {
-    func compile(_ expression: String) -> CompiledInvariant?
-    func check(_ invariant: CompiledInvariant, tree: ElementTree, node: ElementTree.NodeID) -> Bool?
+    func compile(_ expression: String, key: String, contextType: String?) -> CompiledInvariant?
+    func check(_ invariant: CompiledInvariant, tree: ElementTree, node: ElementTree.NodeID, resource: ElementTree.NodeID?) -> Bool?
 }
 
 public enum PlanCompileError: Error, Sendable, CustomStringConvertible {
@@ -350,9 +355,12 @@ public struct PlanCompiler: Sendable {
             let severity: IssueSeverity = c["severity"]?.string == "warning" ? .warning : .error
             let expression = c["expression"]?.string
             let native = Self.nativeInvariants.contains(key)
-            let compiled = native ? nil : expression.flatMap { invariants?.compile($0) }
+            var fromCore = false
+            if let source = c["source"]?.string, source.hasPrefix(Validator.coreBase) {
+                fromCore = model.type(named: String(source.dropFirst(Validator.coreBase.count))) != nil
+            }
             constraints.append(Constraint(key: key, severity: severity, human: c["human"]?.string ?? key,
-                                          expression: expression, native: native, compiled: compiled))
+                                          expression: expression, native: native, fromCore: fromCore, compiled: nil))
         }
         var slicing: Slicing?
         if let s = e["slicing"] {
@@ -408,6 +416,14 @@ public struct PlanCompiler: Sendable {
 
     private func finish(_ rules: inout [ElementRule], _ index: Int32) {
         let r = rules[Int(index)]
+        if let inv = invariants, r.constraints.contains(where: { !$0.native }) {
+            let contextType = r.modelType >= 0 ? model[type: r.modelType].name : nil
+            for i in r.constraints.indices where !r.constraints[i].native {
+                guard let e = r.constraints[i].expression else { continue }
+                r.constraints[i].compiled = inv.compile(e, key: r.constraints[i].key, contextType: contextType)
+            }
+            r.hasInvariants = r.constraints.contains { !$0.native && $0.compiled != nil }
+        }
         var required: [Int32] = []
         for c in r.children where rules[Int(c)].min > 0 || rules[Int(c)].slices.contains(where: { rules[Int($0)].min > 0 }) {
             required.append(c)

@@ -27,8 +27,9 @@ public struct ValidatorOptions: Sendable {
 ///
 /// Definitions come from a `StructureDefinitionProvider` (always with snapshots) and are compiled once
 /// per canonical URL into a `ValidationPlan` (thread-safe cache); codes are checked through an optional
-/// `TerminologyProvider`; FHIRPath invariants through an optional `InvariantEvaluator` (the invariants
-/// the validator knows natively — ele-1, ext-1, dom-3, the Bundle rules — always run).
+/// `TerminologyProvider`; FHIRPath invariants through an `InvariantEvaluator` (default: the project's
+/// FHIRPath engine, `FHIRPathInvariants`; the invariants the validator knows natively — ele-1, ext-1,
+/// dom-3, the Bundle rules — always run; `options.checkInvariants = false` turns the others off).
 ///
 /// ```swift
 /// let validator = Validator(definitions: store, terminology: terminology)
@@ -55,10 +56,11 @@ public final class Validator: Sendable {
                 model: ModelInfo = .r4) {
         self.definitions = definitions
         self.terminology = terminology
-        self.invariants = options.checkInvariants ? invariants : nil
+        let evaluator: (any InvariantEvaluator)? = options.checkInvariants ? (invariants ?? FHIRPathInvariants(terminology: terminology)) : nil
+        self.invariants = evaluator
         self.options = options
         self.model = model
-        self.compiler = PlanCompiler(model: model, invariants: options.checkInvariants ? invariants : nil)
+        self.compiler = PlanCompiler(model: model, invariants: evaluator)
         self.kinds = model.types.map { $0.kind == .primitive ? PrimitiveKind(name: $0.name) : .none }
         self.ids = WellKnownTypes(model)
     }

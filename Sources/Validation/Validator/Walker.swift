@@ -255,9 +255,10 @@ struct Walker {
         if rule.valueSet != nil, v.terminology != nil { checkBinding(node, n, rule) }
         if n.type == v.ids.reference && rule.hasTargetProfiles { checkReferenceTarget(node, rule) }
         if rule.hasInvariants, let inv = v.invariants {
-            for c in rule.constraints where !c.native {
+            let resource: Int32? = n.flags.contains(.resource) && ruleIndex != 0 && n.parent >= 0 ? tree.resource(containing: n.parent) : nil
+            for c in rule.constraints where !c.native && (core || !c.fromCore) {
                 guard let compiled = c.compiled else { continue }
-                if inv.check(compiled, tree: tree, node: node) == false {
+                if inv.check(compiled, tree: tree, node: node, resource: resource) == false {
                     report(c.severity, .invariant, node, "Constraint failed: \(c.key): '\(c.human)'", rule: c.key)
                 }
             }
