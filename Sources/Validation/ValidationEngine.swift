@@ -23,8 +23,8 @@ public final class ValidationEngine: Sendable {
     public init(conformance: ConformanceStore, terminology: TerminologyStore, options: ValidatorOptions = ValidatorOptions()) {
         self.conformance = conformance
         self.terminology = terminology
-        self.validator = Validator(definitions: conformance, terminology: terminology,
-                                   invariants: nil, options: options)
+        // FHIRPath invariants are the validator's default evaluator.
+        self.validator = Validator(definitions: conformance, terminology: terminology, options: options)
     }
 
     /// Loads the stores under `dataDirectory` (`DataDirectory.locate()` by default), plus `extra`
