@@ -2,11 +2,15 @@ import Foundation
 import FHIRModels
 import Validation
 
-/// Throughput benchmark for the FHIR core: run through `scripts/bench-validate` (release build).
-/// Usage: bench-validate [--rounds N] FILE...   Prints MB/s and resources/s per phase.
+/// Throughput benchmark for the FHIR core, run through `scripts/bench-validate` (release build).
+/// Usage: bench-validate [--rounds N] [--profile-corpus DIR]... FILE...
+/// Phases: raw JSON tape; parse to the typed element tree; parse + core validation (no terminology,
+/// no invariants); parse + full validation (core, meta.profile, terminology bindings, FHIRPath invariants,
+/// French rules). Prints MB/s and resources/s per phase, start-up time and resident memory.
 
 struct Corpus {
-    var files: [(name: String, bytes: [UInt8])]
+    var name: String
+    var files: [(path: String, bytes: [UInt8])]
     var totalBytes: Int { files.reduce(0) { $0 + $1.bytes.count } }
 }
 
@@ -16,7 +20,15 @@ func monotonicSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
+func residentMB() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb / 1024
+}
+
 /// Best-of-N wall time of one pass over the corpus.
+@discardableResult
 func measure(_ name: String, corpus: Corpus, rounds: Int, _ body: ([UInt8]) -> Int) -> Double {
     var best = Double.infinity
     var sink = 0
@@ -26,60 +38,48 @@ func measure(_ name: String, corpus: Corpus, rounds: Int, _ body: ([UInt8]) -> I
         best = min(best, monotonicSeconds() - t0)
     }
     let mb = Double(corpus.totalBytes) / 1e6
-    print(String(format: "%-34@ %8.1f MB/s %10.0f resources/s  (%.3f s per pass, check %d)",
-                 name as NSString, mb / best, Double(corpus.files.count) / best, best, sink % 1000))
+    let label = (name + String(repeating: " ", count: max(0, 44 - name.count)))
+    print(String(format: "%@ %8.1f MB/s %9.0f resources/s  (%.4f s per pass; check %d)",
+                 label, mb / best, Double(corpus.files.count) / best, best, sink % 997))
     return mb / best
 }
 
 var args = Array(CommandLine.arguments.dropFirst())
 var rounds = 5
-if let i = args.firstIndex(of: "--rounds"), i + 1 < args.count {
-    rounds = Int(args[i + 1]) ?? 5
-    args.removeSubrange(i...(i + 1))
+var corpora: [Corpus] = []
+var current = Corpus(name: "files", files: [])
+var i = 0
+while i < args.count {
+    if args[i] == "--rounds", i + 1 < args.count { rounds = Int(args[i + 1]) ?? 5; i += 2; continue }
+    if args[i] == "--corpus", i + 1 < args.count {
+        if !current.files.isEmpty { corpora.append(current) }
+        current = Corpus(name: args[i + 1], files: [])
+        i += 2
+        continue
+    }
+    if let d = FileManager.default.contents(atPath: args[i]) { current.files.append((args[i], [UInt8](d))) }
+    i += 1
 }
-/// `--definitions DIR`: a directory of FHIR Bundles of StructureDefinitions with snapshots
-/// (e.g. `../shared/reference/fhir-r4`); adds the validation phases.
-var definitionsDirectory: String?
-if let i = args.firstIndex(of: "--definitions"), i + 1 < args.count {
-    definitionsDirectory = args[i + 1]
-    args.removeSubrange(i...(i + 1))
-}
+if !current.files.isEmpty { corpora.append(current) }
 
-/// StructureDefinitions read from the `profiles-*.json` / `extension-definitions.json` bundles of a directory.
-struct BundleDirectoryDefinitions: StructureDefinitionProvider {
-    let byURL: [String: JSONValue]
-    init(directory: String) {
-        var m: [String: JSONValue] = [:]
-        for f in ["profiles-types.json", "profiles-resources.json", "profiles-others.json", "extension-definitions.json"] {
-            guard let d = FileManager.default.contents(atPath: directory + "/" + f),
-                  let bundle = try? JSONValue.parse([UInt8](d)) else { continue }
-            for e in bundle["entry"]?.array ?? [] {
-                if let r = e["resource"], r["resourceType"]?.string == "StructureDefinition", let u = r["url"]?.string { m[u] = r }
-            }
-        }
-        byURL = m
-    }
-    func structureDefinition(url: String) -> JSONValue? { byURL[url] }
-}
-let corpus = Corpus(files: args.compactMap { path in
-    guard let d = FileManager.default.contents(atPath: path) else { return nil }
-    return (path, [UInt8](d))
-})
-print("corpus: \(corpus.files.count) files, \(String(format: "%.2f", Double(corpus.totalBytes) / 1e6)) MB, best of \(rounds) rounds")
-_ = measure("JSON tape only", corpus: corpus, rounds: rounds) { b in (try? JSONReader.parse(b).nodes.count) ?? 0 }
-_ = measure("parse (JSON -> element tree)", corpus: corpus, rounds: rounds) { b in (try? FHIRJSONReader.read(b).nodes.count) ?? 0 }
-if let dir = definitionsDirectory {
-    let defs = BundleDirectoryDefinitions(directory: dir)
-    let validator = Validator(definitions: defs, terminology: nil)
-    let trees = corpus.files.compactMap { try? FHIRJSONReader.read($0.bytes) }
-    for t in trees { _ = validator.validate(t) }  // compile the plans outside the measurement
-    var i = 0
-    _ = measure("validate (core, no terminology)", corpus: corpus, rounds: rounds) { _ in
-        defer { i = (i + 1) % trees.count }
-        return validator.validate(trees[i]).count
-    }
-    _ = measure("parse + validate", corpus: corpus, rounds: rounds) { b in
+let t0 = monotonicSeconds()
+let engine: ValidationEngine
+do { engine = try ValidationEngine.load() } catch { print("\(error)"); exit(2) }
+let startup = monotonicSeconds() - t0
+var coreOptions = ValidatorOptions()
+coreOptions.checkInvariants = false
+let coreOnly = Validator(definitions: engine.conformance, terminology: nil, invariants: nil, options: coreOptions)
+print(String(format: "start-up: definitions (%d) and terminologies loaded in %.3f s, resident memory %.0f MB",
+             engine.conformance.count, startup, residentMB()))
+
+for corpus in corpora {
+    print("corpus \(corpus.name): \(corpus.files.count) files, \(String(format: "%.2f", Double(corpus.totalBytes) / 1e6)) MB, best of \(rounds) rounds")
+    measure("  JSON tape only", corpus: corpus, rounds: rounds) { b in (try? JSONReader.parse(b).nodes.count) ?? 0 }
+    measure("  parse (JSON -> typed element tree)", corpus: corpus, rounds: rounds) { b in (try? FHIRJSONReader.read(b).nodes.count) ?? 0 }
+    measure("  parse + core validation", corpus: corpus, rounds: rounds) { b in
         guard let t = try? FHIRJSONReader.read(b) else { return 0 }
-        return validator.validate(t).count
+        return coreOnly.validate(t).count
     }
+    measure("  parse + profiles + terminology + invariants", corpus: corpus, rounds: rounds) { b in engine.validate(b).count }
 }
+print(String(format: "resident memory after the runs: %.0f MB", residentMB()))

@@ -3,6 +3,9 @@ import FHIRModels
 import Validation
 
 let args = Array(CommandLine.arguments.dropFirst())
+if args.first == "validate" {
+    exit(ValidateCommand.run(Array(args.dropFirst())))
+}
 if args.first == "generate-model-info" {
     let ref = args.count > 1 ? args[1] : "../shared/reference/fhir-r4"
     let files = ["profiles-types.json", "profiles-resources.json"].map { ref + "/" + $0 }
