@@ -44,5 +44,6 @@ let package = Package(
         .executableTarget(name: "FuzzJSON", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
         .executableTarget(name: "FuzzXML", dependencies: ["FHIRModels"], swiftSettings: strict),
         .executableTarget(name: "FuzzHTTP", dependencies: ["Gateway"], swiftSettings: strict),
+        .executableTarget(name: "FuzzFHIRPath", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
     ]
 )

@@ -16,7 +16,7 @@ import Foundation
     ]
 
     /// Corpora replayed by another test target (their reader lives in a module this target does not import).
-    static let replayedElsewhere: [String: String] = ["http": "GatewayTests/HTTPFuzzRegressionTests"]
+    static let replayedElsewhere: [String: String] = ["http": "GatewayTests/HTTPFuzzRegressionTests", "fhirpath": "ValidationTests/FHIRPathFuzzRegressionTests"]
 
     static func replayXML(_ bytes: [UInt8]) -> Outcome {
         let tree: ElementTree
