@@ -5,14 +5,7 @@ import Gateway
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHTTP(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = size > 0 && data != nil ? Array(UnsafeBufferPointer(start: data, count: size)) : []
-    var whole = HTTPRequestParser()
-    let a = try? whole.feed(bytes)
-    var trickle = HTTPRequestParser()
-    var b: HTTPRequestParser.Event? = .needMore
-    for byte in bytes {
-        guard case .needMore = b else { break }
-        b = try? trickle.feed([byte])
-    }
+    let (a, b) = HTTPRequestParser.wholeAndTrickled(bytes)
     switch (a, b) {
     case (.request(let x)?, .request(let y)?): precondition(x == y, "same bytes, different requests")
     case (nil, nil), (.needMore?, .needMore?): break

@@ -1,1 +1,1 @@
-// Placeholder module file; replaced as the module is built.
+// Mappers: domain objects ⇄ FHIR/CDA (orientation decisions, notifications, statuses, ROR units). Built with the Handicap module; no code yet.

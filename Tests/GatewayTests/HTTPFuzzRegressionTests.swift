@@ -12,14 +12,7 @@ import Foundation
         var accepted = 0, refused = 0
         for f in files {
             let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent(f)))
-            var whole = HTTPRequestParser()
-            let a = try? whole.feed(bytes)
-            var trickle = HTTPRequestParser()
-            var b: HTTPRequestParser.Event? = .needMore
-            for byte in bytes {
-                guard case .needMore = b else { break }
-                b = try? trickle.feed([byte])
-            }
+            let (a, b) = HTTPRequestParser.wholeAndTrickled(bytes)
             switch (a, b) {
             case (.request(let x)?, .request(let y)?): #expect(x == y, "\(f)"); accepted += 1
             case (nil, nil): refused += 1

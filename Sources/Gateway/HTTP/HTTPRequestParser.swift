@@ -50,6 +50,20 @@ public struct HTTPRequestParser: Sendable {
         state = .head; head = nil; body = []; trailerBytes = 0; scanFrom = 0
     }
 
+    /// Parses `bytes` in one piece and again byte by byte; both must reach the same verdict (a
+    /// property the fuzz target and its replay test check). Nil result means the parser refused.
+    public static func wholeAndTrickled(_ bytes: [UInt8]) -> (whole: Event?, trickled: Event?) {
+        var whole = HTTPRequestParser()
+        let a = try? whole.feed(bytes)
+        var trickle = HTTPRequestParser()
+        var b: Event? = .needMore
+        for byte in bytes {
+            guard case .needMore = b else { break }
+            b = try? trickle.feed([byte])
+        }
+        return (a, b)
+    }
+
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> Event {
         buffer.append(contentsOf: bytes)
         return try advance()
