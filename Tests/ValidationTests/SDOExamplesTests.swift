@@ -74,6 +74,37 @@ import FHIRModels
         #expect(throws: FSHError.self) { try broken.instance("exemple-esms-task") }
     }
 
+    /// Rules the official examples do not use: nested soft indexes, `Reference(name)`, numbers, booleans,
+    /// an instance of a core resource (no `meta.profile`).
+    @Test(.enabled(if: engine != nil))
+    func instanceRulesOnACoreResource() throws {
+        let engine = try #require(Self.engine)
+        var tank = FSHTank()
+        try tank.parse("""
+        Instance: p1
+        InstanceOf: Patient
+        Usage: #example
+        * active = true
+        * name[+].given[+] = "A"
+        * name[=].given[+] = "B"
+        * name[+].family = "C"
+        * multipleBirthInteger = 2
+        * generalPractitioner = Reference(org1)
+        * gender = #female
+
+        Instance: org1
+        InstanceOf: Organization
+        * name = "O"
+        """, file: "t.fsh")
+        let c = FSHInstanceCompiler(tank: tank, canonicalBase: "https://example.org") { engine.conformance.structureDefinition(url: $0) }
+        #expect(c.topLevelInstances == ["p1", "org1"])
+        let p = try c.instance("p1")
+        #expect(p.serializedString() == #"{"resourceType":"Patient","id":"p1","active":true,"name":[{"given":["A","B"]},{"family":"C"}],"gender":"female","multipleBirthInteger":2,"generalPractitioner":[{"reference":"Organization/org1"}]}"#)
+        var bad = tank
+        bad.instances["p1"]!.rules.append(FSHRule(text: "active = \"yes\"", file: "t.fsh", line: 12))
+        #expect(throws: FSHError.self) { try FSHInstanceCompiler(tank: bad, canonicalBase: "", resolve: c.resolve).instance("p1") }
+    }
+
     @Test(.enabled(if: engine != nil && referenceAvailable))
     func committedFixturesAreTheCompiledExamples() throws {
         let engine = try #require(Self.engine)

@@ -347,7 +347,9 @@ private struct InstanceBuilder {
             }
         }
         if raw.hasPrefix("\"") {
-            guard model.kind(type) == .primitive else { throw fail(rule, "cannot assign a string to an element of type \(typeName)") }
+            guard model.kind(type) == .primitive, model[type: type].jsonKind == .string else {
+                throw fail(rule, "cannot assign a string to an element of type \(typeName)")
+            }
             return .string(FSHTank.unquote(raw))
         }
         if raw == "true" || raw == "false" {
