@@ -33,6 +33,13 @@ if args.first == "import-definitions" {
     print("total \(summary.totalBytes) bytes; \(summary.skipped.count) skipped")
     for s in summary.skipped { print("  skipped: \(s)") }
 }
+if args.first == "import-examples" {
+    // fhir-gateway import-examples [REFERENCE_DIR] [OUT_DIR]: the official SDO FSH examples as JSON
+    let ref = args.count > 1 ? args[1] : "../shared/reference"
+    let out = args.count > 2 ? args[2] : "Fixtures/sdo"
+    let store = try ConformanceStore(directory: DataDirectory.locate() + "/Terminologies/conformance")
+    for path in try SDOExampleImporter.run(reference: ref, output: out, store: store) { print("wrote \(path)") }
+}
 if args.first == "definitions-stats" {
     // fhir-gateway definitions-stats [STORE_DIR]: load time and counts of the conformance store
     let dir = args.count > 1 ? args[1] : "Terminologies/conformance"

@@ -11,6 +11,8 @@ public enum ConformanceImporter {
     /// Canonical base of the SDO IG (same for 4.0.5 and 4.0.7).
     public static let sdoCanonicalBase = "https://interop.esante.gouv.fr/ig/fhir/sdo"
     /// The 4.0.5 profiles that exist only as FSH.
+    /// 4.0.7 profiles with no published JSON in the reference set: compiled from their FSH.
+    public static let sdo407FSHOnlyProfiles = ["ESMSBundleResultatRechercheDecisionEvaluation"]
     public static let sdo405Profiles = ["SDOTask", "SDODocumentReference", "SDOBundleResultatRechercheNotificationESMS"]
 
     /// Aliases of the stored `aliases.fsh` whose value is malformed (a paste error in J30, an empty
@@ -131,6 +133,11 @@ public enum ConformanceImporter {
                                  invariants: publishedInvariants(published), store: store)
         for sd in old { store.add(sd); generated.insert(sd["url"]?.string ?? "") }
         sdo += old
+        // SDO 4.0.7 profiles published only as FSH (the ESMS consumer's flow 1/3 search result bundle)
+        let fshOnly = try compileSDO(tank: tank, profiles: sdo407FSHOnlyProfiles, version: "4.0.7",
+                                     invariants: publishedInvariants(published), store: store)
+        for sd in fshOnly { store.add(sd); generated.insert(sd["url"]?.string ?? "") }
+        sdo += fshOnly
         return ([Group(file: "r4-core.json", definitions: core), Group(file: "fr-core.json", definitions: fr),
                  Group(file: "sdo.json", definitions: sdo)], skipped, sources, generated)
     }

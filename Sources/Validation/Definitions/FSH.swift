@@ -28,6 +28,19 @@ public struct FSHProfile: Sendable {
     public var line: Int
 }
 
+/// An `Instance:` with its `InstanceOf`, `Usage` and rules (the rules keep their source order).
+public struct FSHInstance: Sendable {
+    public var name: String
+    public var instanceOf: String = ""
+    /// `example`, `inline`, `definition`… (without `#`); empty when not given.
+    public var usage: String = ""
+    public var title: String?
+    public var description: String?
+    public var rules: [FSHRule] = []
+    public var file: String
+    public var line: Int
+}
+
 public struct FSHInvariant: Sendable {
     public var name: String
     public var description: String = ""
@@ -37,14 +50,17 @@ public struct FSHInvariant: Sendable {
 }
 
 /// The subset of FHIR Shorthand the project reads: aliases, profiles (`Parent`, `Id`, `Title`,
-/// `Description`, rules), invariants, rule sets (`insert` without parameters), and the names and ids
+/// `Description`, rules), instances (`InstanceOf`, `Usage`, rules; see `FSHInstanceCompiler`), invariants, rule sets (`insert` without parameters), and the names and ids
 /// of code systems and value sets (to turn names into canonicals). Other entities are skipped.
 public struct FSHTank: Sendable {
     public var aliases: [String: String] = [:]
     public var profiles: [String: FSHProfile] = [:]
     public var invariants: [String: FSHInvariant] = [:]
     public var ruleSets: [String: [FSHRule]] = [:]
-    /// CodeSystem and ValueSet names → ids (and Instance names are ignored).
+    public var instances: [String: FSHInstance] = [:]
+    /// Instance names in the order they were read.
+    public var instanceOrder: [String] = []
+    /// CodeSystem and ValueSet names → ids.
     public var codeSystems: [String: String] = [:]
     public var valueSets: [String: String] = [:]
 
@@ -52,7 +68,7 @@ public struct FSHTank: Sendable {
 
     private enum Entity {
         case none, skip
-        case profile(String), invariant(String), ruleSet(String), codeSystem(String), valueSet(String)
+        case profile(String), instance(String), invariant(String), ruleSet(String), codeSystem(String), valueSet(String)
     }
 
     /// Parses one FSH file into the tank.
@@ -65,6 +81,7 @@ public struct FSHTank: Sendable {
             pendingRule = nil
             switch entity {
             case .profile(let n): tank.profiles[n]?.rules.append(r)
+            case .instance(let n): tank.instances[n]?.rules.append(r)
             case .ruleSet(let n): tank.ruleSets[n, default: []].append(r)
             default: break
             }
@@ -101,6 +118,14 @@ public struct FSHTank: Sendable {
                 case "Profile":
                     profiles[name] = FSHProfile(name: name, file: file, line: lineNo)
                     entity = .profile(name)
+                case "Instance":
+                    if instances[name] == nil { instanceOrder.append(name) }
+                    instances[name] = FSHInstance(name: name, file: file, line: lineNo)
+                    entity = .instance(name)
+                case "InstanceOf":
+                    if case .instance(let n) = entity { instances[n]?.instanceOf = name }
+                case "Usage":
+                    if case .instance(let n) = entity { instances[n]?.usage = String(name.drop { $0 == "#" }) }
                 case "Invariant":
                     invariants[name] = FSHInvariant(name: name)
                     entity = .invariant(name)
@@ -122,8 +147,10 @@ public struct FSHTank: Sendable {
                     }
                 case "Title":
                     if case .profile(let n) = entity { profiles[n]?.title = Self.unquote(name) }
+                    if case .instance(let n) = entity { instances[n]?.title = Self.unquote(name) }
                 case "Description":
                     if case .profile(let n) = entity { profiles[n]?.description = Self.unquote(name) }
+                    if case .instance(let n) = entity { instances[n]?.description = Self.unquote(name) }
                     if case .invariant(let n) = entity { invariants[n]?.description = Self.unquote(name) }
                 case "Severity":
                     if case .invariant(let n) = entity { invariants[n]?.severity = String(name.drop { $0 == "#" }) }
@@ -131,7 +158,7 @@ public struct FSHTank: Sendable {
                     if case .invariant(let n) = entity { invariants[n]?.expression = Self.unquote(name) }
                 case "XPath":
                     if case .invariant(let n) = entity { invariants[n]?.xpath = Self.unquote(name) }
-                case "Extension", "Instance", "Logical", "Resource", "Mapping", "Invariant_", "Extension_":
+                case "Extension", "Logical", "Resource", "Mapping", "Invariant_", "Extension_":
                     entity = .skip
                 default:
                     break
