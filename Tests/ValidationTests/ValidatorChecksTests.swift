@@ -323,8 +323,35 @@ import FHIRModels
         let context = try run(#"""
         {"resourceType":"Observation","status":"final","code":{"text":"x"},"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthPlace","valueAddress":{"city":"Paris"}}]}
         """#)
-        expectIssue(context, .error, "Observation.extension[0]", "is not allowed to be used at this point (allowed = e:Patient")
+        // Reported on the element holding the extension (Java's place).
+        expectIssue(context, .error, "Observation", "is not allowed to be used at this point (allowed = e:Patient")
         #expect(errors(context).count == 1, "\(context)")
+
+        // A relative url outside a complex extension.
+        let relative = try run(#"{"resourceType":"Patient","extension":[{"url":"something","valueString":"x"}]}"#)
+        expectIssue(relative, .error, "Patient.extension[0]", "Extension.url must be an absolute URL")
+        #expect(errors(relative).count == 1, "\(relative)")
+    }
+
+    @Test(.enabled(if: Self.core != nil)) func extensionFHIRPathContextsAndContextInvariants() throws {
+        var ext = TestProfiles.derive(from: Self.core!.structureDefinition(url: "http://hl7.org/fhir/StructureDefinition/patient-birthPlace")!,
+                                      url: "http://example.org/ext-ctx",
+                                      edits: ["Extension.url": [("fixedUri", .string("http://example.org/ext-ctx"))]])
+        ext["context"] = TestProfiles.json(#"[{"type":"element","expression":"Patient"},{"type":"fhirpath","expression":"Patient.address.where(use = 'home')"}]"#)
+        ext["contextInvariant"] = TestProfiles.json(#"["%resource.active.exists() or $this is Address"]"#)
+        let value = #""extension":[{"url":"http://example.org/ext-ctx","valueAddress":{"city":"Paris"}}]"#
+        // On an address selected by the fhirpath context: fine.
+        let home = try run(#"{"resourceType":"Patient","address":[{"use":"home",\#(value)}]}"#, extra: [ext])
+        #expect(errors(home).isEmpty, "\(home)")
+        // On an address the expression does not select: reported at the address.
+        let work = try run(#"{"resourceType":"Patient","address":[{"use":"work",\#(value)}]}"#, extra: [ext])
+        expectIssue(work, .error, "Patient.address[0]", "is not allowed to be used at this point")
+        #expect(errors(work).count == 1, "\(work)")
+        // On the Patient, allowed by the element context, but the context invariant fails.
+        let root = try run(#"{"resourceType":"Patient",\#(value)}"#, extra: [ext])
+        expectIssue(root, .error, "Patient", "based on context invariant '%resource.active.exists() or $this is Address'")
+        let active = try run(#"{"resourceType":"Patient","active":true,\#(value)}"#, extra: [ext])
+        #expect(errors(active).isEmpty, "\(active)")
     }
 
     // MARK: slicing
