@@ -237,7 +237,16 @@ import FHIRModels
         """#)
         expectIssue(search, .warning, "Bundle", "SearchSet bundles should have search modes on the entries")
         expectIssue(search, .error, "Bundle", "bdl-4")
-        #expect(errors(search).count == 1, "\(search)")
+        expectIssue(search, .error, "Bundle.entry[1]", "each entry in a Bundle must have a fullUrl")
+        #expect(errors(search).count == 2, "\(search)")
+        // A batch may carry resources without fullUrl; a collection may not.
+        let batch = try run(#"{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}"#)
+        #expect(errors(batch).isEmpty, "\(batch)")
+        let outcome = try run(#"{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"not-found"}]},"search":{"mode":"outcome"}}]}"#)
+        #expect(errors(outcome).isEmpty, "\(outcome)")
+        let collection = try run(#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}}]}"#)
+        expectIssue(collection, .error, "Bundle.entry[0]", "each entry in a Bundle must have a fullUrl")
+        #expect(errors(collection).count == 1, "\(collection)")
 
         let links = try run(#"""
         {"resourceType":"Bundle","type":"searchset","link":[{"relation":"self","url":"http://x/a"},{"relation":"self","url":"http://x/b"},{"relation":"next","url":"http://x/c"}]}

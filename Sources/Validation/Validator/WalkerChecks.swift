@@ -377,7 +377,15 @@ extension Walker {
             if resource == nil && !hasRequest && !hasResponse {
                 report(.error, .invariant, e, "Constraint failed: bdl-5: 'must be a resource unless there's a request or response'", rule: "bdl-5")
             }
-            guard let full = tree.childValue(e, "fullUrl") else { continue }
+            guard let full = tree.childValue(e, "fullUrl") else {
+                // A resource's identity in the bundle (the Java validator's rule; transactions and batches
+                // may create resources, their responses may carry none; a search outcome has no identity).
+                let outcome = tree.child(e, "search").flatMap { tree.childValue($0, "mode") } == "outcome"
+                if resource != nil && !outcome && !["transaction", "batch", "transaction-response", "batch-response"].contains(type) {
+                    report(.error, .required, e, "Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the identity of the resource in the entry")
+                }
+                continue
+            }
             if full.contains("/_history/") {
                 report(.error, .invariant, e, "Constraint failed: bdl-8: 'fullUrl cannot be a version specific reference'", rule: "bdl-8")
             }
