@@ -33,7 +33,7 @@ import FHIRModels
         {"resourceType":"Patient","id":"bad id!","foo":1,"name":[{"given":["A"," B"]}],"communication":[{"preferred":true}],
          "birthDate":"2020-13-01","multipleBirthInteger":3000000000,"gender":"fe  male"}
         """#)
-        expectIssue(issues, .error, "Patient.foo", "Unrecognised property 'foo'")
+        expectIssue(issues, .error, "Patient", "Unrecognised property 'foo'")
         expectIssue(issues, .error, "Patient.id", "is not valid")
         expectIssue(issues, .warning, "Patient.name[0].given[1]", "should not start or finish with whitespace")
         expectIssue(issues, .error, "Patient.communication[0]", "Patient.communication.language: minimum required = 1, but only found 0 (from http://hl7.org/fhir/StructureDefinition/Patient|4.0.1)")
