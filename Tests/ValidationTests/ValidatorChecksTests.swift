@@ -193,6 +193,13 @@ import FHIRModels
         // The FHIRPath invariant ref-1 fails on the unresolvable local reference too (as in Java).
         expectIssue(issues, .error, "Observation.performer[1]", "Constraint failed: ref-1")
         #expect(errors(issues).count == 6, "\(issues)")
+
+        // dom-3: a contained resource referred to only from a narrative is referenced.
+        let narrative = ##"{"resourceType":"Composition","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><img src=\"#img\" alt=\"x\"/></div>"},"contained":[{"resourceType":"Binary","id":"ID","contentType":"image/png"}],"status":"final","type":{"text":"x"},"date":"2020-01-01","author":[{"display":"a"}],"title":"t"}"##
+        let viaText = try run(narrative.replacingOccurrences(of: "\"ID\"", with: "\"img\""))
+        #expect(!viaText.contains { $0.message.contains("dom-3") }, "\(viaText)")
+        let notViaText = try run(narrative.replacingOccurrences(of: "\"ID\"", with: "\"other\""))
+        expectIssue(notViaText, .error, "Composition", "dom-3")
     }
 
     @Test(.enabled(if: core != nil)) func referencesBetweenParametersResources() throws {

@@ -465,6 +465,8 @@ extension Walker {
 
     mutating func checkContainedReferenced(_ res: Int32) {
         var refs = Set<String>()
+        var narrative = ""
+        let xhtmlType = model.type(named: "xhtml") ?? -1
         let end = tree[res].end
         var i = res + 1
         while i < end {
@@ -473,12 +475,16 @@ extension Walker {
                tree.nameIs(i, "reference") || n.type == v.ids.canonical || n.type == v.ids.uri || n.type == v.ids.url {
                 refs.insert(tree.value(i)!)
             }
+            // Narratives (resource or section text) may be what refers to a contained resource
+            // (`<img src="#id">`, `<a href="#id">`), as the Java validator accepts.
+            if n.hasValue && n.type == xhtmlType, let div = tree.value(i) { narrative += div }
             i += 1
         }
         var unreferenced: [String] = []
         for c in tree.children(res) where tree.nameIs(c, "contained") && tree.isResource(c) {
             guard let id = tree.childValue(c, "id") else { continue }
             if refs.contains("#" + id) { continue }
+            if !narrative.isEmpty && (narrative.contains("\"#\(id)\"") || narrative.contains("'#\(id)'")) { continue }
             // A contained resource that refers to its container is fine.
             var refersBack = false
             var j = c + 1
