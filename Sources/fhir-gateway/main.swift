@@ -48,3 +48,6 @@ if args.first == "definitions-stats" {
     let elapsed = Date().timeIntervalSince(start)
     print("\(store.count) StructureDefinitions loaded from \(dir) in \(String(format: "%.3f", elapsed)) s")
 }
+if args.first == "conformance-tests" {
+    exit(ConformanceTestsCommand.run(Array(args.dropFirst())))
+}

@@ -33,7 +33,7 @@ import FHIRModels
         {"resourceType":"Patient","id":"bad id!","foo":1,"name":[{"given":["A"," B"]}],"communication":[{"preferred":true}],
          "birthDate":"2020-13-01","multipleBirthInteger":3000000000,"gender":"fe  male"}
         """#)
-        expectIssue(issues, .error, "Patient.foo", "Unrecognised property 'foo'")
+        expectIssue(issues, .error, "Patient", "Unrecognised property 'foo'")
         expectIssue(issues, .error, "Patient.id", "is not valid")
         expectIssue(issues, .warning, "Patient.name[0].given[1]", "should not start or finish with whitespace")
         expectIssue(issues, .error, "Patient.communication[0]", "Patient.communication.language: minimum required = 1, but only found 0 (from http://hl7.org/fhir/StructureDefinition/Patient|4.0.1)")
@@ -193,6 +193,13 @@ import FHIRModels
         // The FHIRPath invariant ref-1 fails on the unresolvable local reference too (as in Java).
         expectIssue(issues, .error, "Observation.performer[1]", "Constraint failed: ref-1")
         #expect(errors(issues).count == 6, "\(issues)")
+
+        // dom-3: a contained resource referred to only from a narrative is referenced.
+        let narrative = ##"{"resourceType":"Composition","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><img src=\"#img\" alt=\"x\"/></div>"},"contained":[{"resourceType":"Binary","id":"ID","contentType":"image/png"}],"status":"final","type":{"text":"x"},"date":"2020-01-01","author":[{"display":"a"}],"title":"t"}"##
+        let viaText = try run(narrative.replacingOccurrences(of: "\"ID\"", with: "\"img\""))
+        #expect(!viaText.contains { $0.message.contains("dom-3") }, "\(viaText)")
+        let notViaText = try run(narrative.replacingOccurrences(of: "\"ID\"", with: "\"other\""))
+        expectIssue(notViaText, .error, "Composition", "dom-3")
     }
 
     @Test(.enabled(if: core != nil)) func referencesBetweenParametersResources() throws {
@@ -237,7 +244,16 @@ import FHIRModels
         """#)
         expectIssue(search, .warning, "Bundle", "SearchSet bundles should have search modes on the entries")
         expectIssue(search, .error, "Bundle", "bdl-4")
-        #expect(errors(search).count == 1, "\(search)")
+        expectIssue(search, .error, "Bundle.entry[1]", "each entry in a Bundle must have a fullUrl")
+        #expect(errors(search).count == 2, "\(search)")
+        // A batch may carry resources without fullUrl; a collection may not.
+        let batch = try run(#"{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}"#)
+        #expect(errors(batch).isEmpty, "\(batch)")
+        let outcome = try run(#"{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"not-found"}]},"search":{"mode":"outcome"}}]}"#)
+        #expect(errors(outcome).isEmpty, "\(outcome)")
+        let collection = try run(#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}}]}"#)
+        expectIssue(collection, .error, "Bundle.entry[0]", "each entry in a Bundle must have a fullUrl")
+        #expect(errors(collection).count == 1, "\(collection)")
 
         let links = try run(#"""
         {"resourceType":"Bundle","type":"searchset","link":[{"relation":"self","url":"http://x/a"},{"relation":"self","url":"http://x/b"},{"relation":"next","url":"http://x/c"}]}
@@ -323,8 +339,35 @@ import FHIRModels
         let context = try run(#"""
         {"resourceType":"Observation","status":"final","code":{"text":"x"},"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthPlace","valueAddress":{"city":"Paris"}}]}
         """#)
-        expectIssue(context, .error, "Observation.extension[0]", "is not allowed to be used at this point (allowed = e:Patient")
+        // Reported on the element holding the extension (Java's place).
+        expectIssue(context, .error, "Observation", "is not allowed to be used at this point (allowed = e:Patient")
         #expect(errors(context).count == 1, "\(context)")
+
+        // A relative url outside a complex extension.
+        let relative = try run(#"{"resourceType":"Patient","extension":[{"url":"something","valueString":"x"}]}"#)
+        expectIssue(relative, .error, "Patient.extension[0]", "Extension.url must be an absolute URL")
+        #expect(errors(relative).count == 1, "\(relative)")
+    }
+
+    @Test(.enabled(if: Self.core != nil)) func extensionFHIRPathContextsAndContextInvariants() throws {
+        var ext = TestProfiles.derive(from: Self.core!.structureDefinition(url: "http://hl7.org/fhir/StructureDefinition/patient-birthPlace")!,
+                                      url: "http://example.org/ext-ctx",
+                                      edits: ["Extension.url": [("fixedUri", .string("http://example.org/ext-ctx"))]])
+        ext["context"] = TestProfiles.json(#"[{"type":"element","expression":"Patient"},{"type":"fhirpath","expression":"Patient.address.where(use = 'home')"}]"#)
+        ext["contextInvariant"] = TestProfiles.json(#"["%resource.active.exists() or $this is Address"]"#)
+        let value = #""extension":[{"url":"http://example.org/ext-ctx","valueAddress":{"city":"Paris"}}]"#
+        // On an address selected by the fhirpath context: fine.
+        let home = try run(#"{"resourceType":"Patient","address":[{"use":"home",\#(value)}]}"#, extra: [ext])
+        #expect(errors(home).isEmpty, "\(home)")
+        // On an address the expression does not select: reported at the address.
+        let work = try run(#"{"resourceType":"Patient","address":[{"use":"work",\#(value)}]}"#, extra: [ext])
+        expectIssue(work, .error, "Patient.address[0]", "is not allowed to be used at this point")
+        #expect(errors(work).count == 1, "\(work)")
+        // On the Patient, allowed by the element context, but the context invariant fails.
+        let root = try run(#"{"resourceType":"Patient",\#(value)}"#, extra: [ext])
+        expectIssue(root, .error, "Patient", "based on context invariant '%resource.active.exists() or $this is Address'")
+        let active = try run(#"{"resourceType":"Patient","active":true,\#(value)}"#, extra: [ext])
+        #expect(errors(active).isEmpty, "\(active)")
     }
 
     // MARK: slicing

@@ -140,7 +140,8 @@ private struct TreeBuilder {
                 let j = m.value >= 0 ? m.value : m.shadow
                 let name = keyString(j)
                 let ownerName = model[type: owner].name
-                issue(.structure, "Unrecognised property '\(name)': it is not an element of \(ownerName)", node: Int32(tree.nodes.count - 1), at: doc.nodes[Int(j)].location)
+                // Attached to the object holding the property (the Java validator's place for it).
+                issue(.structure, "Unrecognised property '\(name)': it is not an element of \(ownerName)", node: node, at: doc.nodes[Int(j)].location)
                 continue
             }
             buildElement(element: element, type: type, nameStart: m.start, nameLength: m.length, value: m.value, shadow: m.shadow, parent: node)

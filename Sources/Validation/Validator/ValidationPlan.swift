@@ -18,11 +18,16 @@ public final class ValidationPlan: Sendable {
     public let contexts: [ExtensionContext]
     /// For extension definitions: the root element says `isModifier`.
     public let isModifierExtension: Bool
+    /// For extension definitions: `contextInvariant` FHIRPath expressions, evaluated on the element
+    /// holding the extension (nil when one does not parse).
+    public let contextInvariants: [(text: String, expression: FHIRPathExpression?)]
 
     init(url: String, versionedURL: String, typeName: String, modelType: ModelInfo.TypeID, isBase: Bool,
-         rules: [ElementRule], contexts: [ExtensionContext], isModifierExtension: Bool) {
+         rules: [ElementRule], contexts: [ExtensionContext], isModifierExtension: Bool,
+         contextInvariants: [(text: String, expression: FHIRPathExpression?)] = []) {
         self.url = url; self.versionedURL = versionedURL; self.typeName = typeName; self.modelType = modelType
         self.isBase = isBase; self.rules = rules; self.contexts = contexts; self.isModifierExtension = isModifierExtension
+        self.contextInvariants = contextInvariants
     }
 
     /// Child rule of `rule` for an instance node instantiating model element `element`.
@@ -36,10 +41,12 @@ public final class ValidationPlan: Sendable {
     }
 }
 
-public struct ExtensionContext: Sendable, Equatable {
+public struct ExtensionContext: Sendable {
     public enum Kind: String, Sendable { case element, `extension`, fhirpath }
     public var kind: Kind
     public var expression: String
+    /// For `fhirpath` contexts: the parsed expression (nil when it does not parse).
+    public var compiled: FHIRPathExpression?
 }
 
 public enum BindingStrength: String, Sendable { case required, extensible, preferred, example }
@@ -311,12 +318,14 @@ public struct PlanCompiler: Sendable {
         for c in sd["context"]?.array ?? [] {
             guard let expr = c["expression"]?.string else { continue }
             let kind = ExtensionContext.Kind(rawValue: c["type"]?.string ?? "element") ?? .element
-            contexts.append(ExtensionContext(kind: kind, expression: expr))
+            contexts.append(ExtensionContext(kind: kind, expression: expr,
+                                             compiled: kind == .fhirpath ? try? FHIRPathExpression(expr) : nil))
         }
+        let contextInvariants = (sd["contextInvariant"]?.array ?? []).compactMap(\.string).map { ($0, try? FHIRPathExpression($0)) }
         let isBase = sd["derivation"]?.string != "constraint"
         return ValidationPlan(url: url, versionedURL: version.map { url + "|" + $0 } ?? url, typeName: typeName,
                               modelType: rootType, isBase: isBase, rules: rules, contexts: contexts,
-                              isModifierExtension: rules.first?.isModifier ?? false)
+                              isModifierExtension: rules.first?.isModifier ?? false, contextInvariants: contextInvariants)
     }
 
     static func parentPath(_ path: String) -> String {

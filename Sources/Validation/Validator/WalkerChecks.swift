@@ -80,7 +80,11 @@ extension Walker {
             report(.error, .structure, node, "The extension URL must not contain a version ('\(url)')")
         }
         // Relative urls name the parts of a complex extension: its definition checks them.
-        if !url.contains(":") && host >= 0 && tree[host].type == v.ids.extensionType { return }
+        if !url.contains(":") {
+            if host >= 0 && tree[host].type == v.ids.extensionType { return }
+            report(.error, .structure, node, "Extension.url must be an absolute URL ('\(url)')")
+            return
+        }
         guard let plan = v.plan(for: url) else {
             if isModifier || url.hasPrefix("http://hl7.org/fhir/StructureDefinition/") {
                 report(.error, .structure, node, "The extension \(url) could not be found so is not allowed here")
@@ -97,7 +101,8 @@ extension Walker {
             let problem: String?
             let h = tree[host]
             // Cached only where the element id fixes the full path (resource and backbone elements).
-            let cacheable = h.type != v.ids.extensionType
+            let cacheable = h.type != v.ids.extensionType && plan.contextInvariants.isEmpty
+                && !plan.contexts.contains { $0.kind == .fhirpath }
                 && (h.flags.contains(.resource) || (h.element >= 0 && [.resource, .backbone].contains(model.kind(model[element: h.element].owner))))
             if !cacheable {
                 problem = contextProblem(plan, host: host, url: url)
@@ -109,7 +114,8 @@ extension Walker {
                     contextDecisions[key] = problem
                 }
             }
-            if let problem { report(.error, .structure, node, problem) }
+            // Reported on the element holding the extension, as the Java validator does.
+            if let problem { report(.error, .structure, host, problem) }
         }
         if plan.isModifierExtension && !isModifier {
             report(.error, .structure, node, "The extension \(url) is a modifier extension: it must be used in modifierExtension, not extension")
@@ -153,11 +159,22 @@ extension Walker {
     }
 
     func contextProblem(_ plan: ValidationPlan, host: Int32, url: String) -> String? {
+        for (text, expression) in plan.contextInvariants {
+            // An invariant that does not parse or evaluate is not held against the instance.
+            if let expression, (try? expression.isTrue(tree, node: host)) == false {
+                return "The extension \(url) is not allowed to be used at this point (based on context invariant '\(text)')"
+            }
+        }
         guard !plan.contexts.isEmpty else { return nil }
         var candidates: [String]?
         for c in plan.contexts {
             switch c.kind {
-            case .fhirpath: return nil
+            case .fhirpath:
+                // The expression selects, from the resource holding the element, the elements where the
+                // extension may be used; one that cannot be evaluated allows any place.
+                guard let compiled = c.compiled,
+                      let selected = try? compiled.evaluate(tree, node: tree.resource(containing: host)) else { return nil }
+                if selected.contains(.node(host)) { return nil }
             case .extension:
                 if tree[host].type == v.ids.extensionType, tree.childValue(host, "url") == c.expression { return nil }
             case .element:
@@ -360,7 +377,15 @@ extension Walker {
             if resource == nil && !hasRequest && !hasResponse {
                 report(.error, .invariant, e, "Constraint failed: bdl-5: 'must be a resource unless there's a request or response'", rule: "bdl-5")
             }
-            guard let full = tree.childValue(e, "fullUrl") else { continue }
+            guard let full = tree.childValue(e, "fullUrl") else {
+                // A resource's identity in the bundle (the Java validator's rule; transactions and batches
+                // may create resources, their responses may carry none; a search outcome has no identity).
+                let outcome = tree.child(e, "search").flatMap { tree.childValue($0, "mode") } == "outcome"
+                if resource != nil && !outcome && !["transaction", "batch", "transaction-response", "batch-response"].contains(type) {
+                    report(.error, .required, e, "Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the identity of the resource in the entry")
+                }
+                continue
+            }
             if full.contains("/_history/") {
                 report(.error, .invariant, e, "Constraint failed: bdl-8: 'fullUrl cannot be a version specific reference'", rule: "bdl-8")
             }
@@ -440,6 +465,8 @@ extension Walker {
 
     mutating func checkContainedReferenced(_ res: Int32) {
         var refs = Set<String>()
+        var narrative = ""
+        let xhtmlType = model.type(named: "xhtml") ?? -1
         let end = tree[res].end
         var i = res + 1
         while i < end {
@@ -448,12 +475,16 @@ extension Walker {
                tree.nameIs(i, "reference") || n.type == v.ids.canonical || n.type == v.ids.uri || n.type == v.ids.url {
                 refs.insert(tree.value(i)!)
             }
+            // Narratives (resource or section text) may be what refers to a contained resource
+            // (`<img src="#id">`, `<a href="#id">`), as the Java validator accepts.
+            if n.hasValue && n.type == xhtmlType, let div = tree.value(i) { narrative += div }
             i += 1
         }
         var unreferenced: [String] = []
         for c in tree.children(res) where tree.nameIs(c, "contained") && tree.isResource(c) {
             guard let id = tree.childValue(c, "id") else { continue }
             if refs.contains("#" + id) { continue }
+            if !narrative.isEmpty && (narrative.contains("\"#\(id)\"") || narrative.contains("'#\(id)'")) { continue }
             // A contained resource that refers to its container is fine.
             var refersBack = false
             var j = c + 1
