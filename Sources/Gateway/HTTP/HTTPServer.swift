@@ -93,7 +93,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops accepting, wakes idle keep-alive connections, and waits (up to `grace` seconds) for
-    /// in-flight requests to be answered.
+    /// in-flight requests (partly received or being handled) to be answered.
     public func stop(grace: Double = 10) {
         let idle: [any ByteStream & Sendable] = state.withLock { s in
             s.stopping = true
@@ -209,6 +209,8 @@ public final class HTTPServer: Sendable {
                     respondError(error, on: stream)
                     return
                 }
+                // A request being received is in flight: a graceful stop waits for it too.
+                if !parser.isIdle { state.withLock { $0.streams[id]?.busy = true } }
             }
             guard case .request(let request) = event else { return }
             state.withLock { s in s.streams[id]?.busy = true; s.inFlight += 1 }
