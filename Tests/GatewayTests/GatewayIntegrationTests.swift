@@ -243,4 +243,45 @@ import Glibc
         #expect(server.stop() == 0)
         #expect(server.process.terminationReason == .exit)
     }
+
+    /// Reverse-proxy mode: a plain listener; the certificate forwarded by a trusted proxy is verified
+    /// against the same trust store and CRLs before the usual chain runs.
+    @Test func reverseProxyModeVerifiesTheForwardedCertificate() throws {
+        func pem(_ path: String) -> String {
+            let text = String(decoding: FileManager.default.contents(atPath: path)!, as: UTF8.self)
+            return text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        }
+        let a = sb.client("dui-a")
+        let proxied = try G.Server(environment: ["FHIR_GATEWAY_REVERSE_PROXY": "true", "FHIR_GATEWAY_TRUSTED_PROXIES": "127.0.0.1"])
+        defer { proxied.stop() }
+        let plain = "http://127.0.0.1:\(proxied.port)"
+        let header = "X-SSL-Client-Cert: \(pem(a.cert))"
+        #expect(try G.curl(plain + "/health", cert: nil, ["-H", header]).status == 200)
+        let token = try G.curl(plain + "/oauth/token", cert: nil, ["-H", header, "-u", "\(a.clientId):\(a.clientSecret)", "-d", "grant_type=client_credentials"])
+        let access = try #require(token.json?["access_token"] as? String, "\(token.body)")
+        let search = try G.curl(plain + "/fhir/Task", cert: nil, ["-H", header, "-H", "Authorization: Bearer \(access)", "-H", "struct_idnat: \(a.egs[0])"])
+        #expect(search.status == 200, "\(search.body)")
+        let revoked = try G.curl(plain + "/health", cert: nil, ["-H", "X-SSL-Client-Cert: \(pem(sb.badCert("revoked").cert))"])
+        #expect(revoked.status == 401 && revoked.rule == "AUTH-PROXY-CERTIFICATE")
+        let foreign = try G.curl(plain + "/health", cert: nil, ["-H", "X-SSL-Client-Cert: \(pem(sb.badCert("foreignCa").cert))"])
+        #expect(foreign.status == 401 && foreign.rule == "AUTH-PROXY-CERTIFICATE")
+        let missing = try G.curl(plain + "/health", cert: nil)
+        #expect(missing.status == 401 && missing.rule == "AUTH-PROXY-CERTIFICATE")
+        let operatorHeader = "X-SSL-Client-Cert: \(pem(sb.client("operator").cert))"
+        let audit = try G.curl(plain + "/admin/audit?after=0&limit=5000", cert: nil, ["-H", operatorHeader])
+        let records = (audit.json?["records"] as? [[String: Any]]) ?? []
+        #expect(records.contains { $0["requestId"] as? String == revoked.requestId && $0["outcome"] as? String == "AUTH-PROXY-CERTIFICATE" })
+
+        // A peer that is not a trusted proxy gets nothing, whatever it forwards.
+        let untrusted = try G.Server(environment: ["FHIR_GATEWAY_REVERSE_PROXY": "true", "FHIR_GATEWAY_TRUSTED_PROXIES": "10.9.8.7"])
+        defer { untrusted.stop() }
+        let refused = try G.curl("http://127.0.0.1:\(untrusted.port)/health", cert: nil, ["-H", header])
+        #expect(refused.status == 403 && refused.rule == "AUTH-PROXY-UNTRUSTED")
+
+        // On the TLS listener the header is an attack, refused even with a valid certificate.
+        let tls = try G.Server()
+        defer { tls.stop() }
+        let smuggled = try G.curl(tls.base + "/health", cert: G.pair(sb.client("dui-b")), ["-H", header])
+        #expect(smuggled.status == 400 && smuggled.rule == "AUTH-PROXY-HEADER")
+    }
 }
