@@ -143,6 +143,21 @@ import Glibc
         }
     }
 
+    /// Ten failed authentications lock the client id (persisted), even against the right secret.
+    @Test func repeatedFailuresLockTheClientOut() throws {
+        let server = try G.Server()
+        defer { server.stop() }
+        let m = sb.client("mdph")  // used by no other test: its lockout cannot disturb them
+        for i in 0..<10 {
+            let r = try G.curl(server.base + "/oauth/token", cert: G.pair(m), ["-u", "\(m.clientId):vtcs_wrong\(i)", "-d", "grant_type=client_credentials"])
+            #expect(r.status == 401, "attempt \(i): \(r.status)")
+        }
+        let locked = try G.curl(server.base + "/oauth/token", cert: G.pair(m), ["-u", "\(m.clientId):\(m.clientSecret)", "-d", "grant_type=client_credentials"])
+        #expect(locked.status == 429 && locked.json?["error"] as? String == "slow_down", "\(locked.body)")
+        #expect(Int(locked.header("Retry-After") ?? "") ?? 0 >= 1)
+        #expect(try audited(server, locked)?["outcome"] as? String == "slow_down")
+    }
+
     @Test func fhirRefusals() throws {
         let server = try G.Server()
         defer { server.stop() }

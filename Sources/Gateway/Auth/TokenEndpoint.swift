@@ -123,14 +123,23 @@ public struct TokenEndpoint: Sendable {
             var e = clientFail(.slowDown, "trop de demandes de jeton, réessayer plus tard", known: false)
             e.retryAfter = decision.retryAfter; throw e
         }
-        // 3. The secret.
+        // 3. The secret, unless the client id is locked out after repeated failures (persisted: a
+        //    restart does not reset it).
+        let subject = "client:" + clientId
+        let lockout = try? store.read { tx in try tx.lockout(subject: subject) }
+        if let lockout, lockout.isLocked(at: .now()), let until = lockout.lockedUntil {
+            var e = clientFail(.slowDown, "trop d'échecs d'authentification, client temporairement bloqué", known: false)
+            e.retryAfter = Int(max(1, (until.milliseconds - Timestamp.now().milliseconds + 999) / 1000)); throw e
+        }
         let client: ClientRecord
         do {
             guard let c = try store.authenticateClient(id: clientId, secret: secret) else {
+                recordFailure(subject: subject, previous: lockout)
                 throw clientFail(.invalidClient, "client inconnu, désactivé ou secret invalide", known: false)
             }
             client = c
         } catch let e as OAuthError { throw e } catch { throw clientFail(.serverError, "erreur interne") }
+        if lockout != nil { try? store.write { tx in try tx.clearLockout(subject: subject) } }
         // 4. Certificate → EJ, enrolment, pinned thumbprint.
         guard let ej = StructureId.ofCertificate(peer) else {
             throw clientFail(.invalidClient, "le certificat ne porte pas un identifiant de structure utilisable (OU)")
@@ -184,6 +193,28 @@ public struct TokenEndpoint: Sendable {
             return Issued(token: token, record: record)
         } catch {
             throw clientFail(.serverError, "erreur interne", ej: ej.value)
+        }
+    }
+
+    /// Lockout policy (security.md §3.9): `lockoutThreshold` failures within `lockoutWindowSeconds`
+    /// lock the client id for 60 s, doubling with each further failure, at most one hour.
+    static let lockoutThreshold = 10
+    static let lockoutWindowSeconds: Int64 = 600
+
+    func recordFailure(subject: String, previous: LockoutState?) {
+        let now = Timestamp.now()
+        var state = previous ?? LockoutState(subject: subject, failures: 0, firstFailureAt: now)
+        if state.lockedUntil == nil && now.milliseconds - state.firstFailureAt.milliseconds > Self.lockoutWindowSeconds * 1000 {
+            state = LockoutState(subject: subject, failures: 0, firstFailureAt: now)
+        }
+        state.failures += 1
+        if state.failures >= Self.lockoutThreshold {
+            let doublings = min(state.failures - Self.lockoutThreshold, 6)
+            state.lockedUntil = now.adding(seconds: min(3600, Int64(60) << Int64(doublings)))
+            Log.warning("token.lockout", [("subject", subject), ("failures", String(state.failures))])
+        }
+        do { try store.write { tx in try tx.setLockout(state) } } catch {
+            Log.error("lockout.failed", [("error", "\(error)")])
         }
     }
 
