@@ -143,6 +143,49 @@ import Glibc
         }
     }
 
+    /// The operator's CLI on a fresh database: every change is audited, usage errors exit 1.
+    @Test func adminCommandLine() throws {
+        let dir = StoreTempDir()
+        let db = dir.file("admin.sqlite")
+        func admin(_ args: String...) throws -> TestSupport.ProcessResult { try TestSupport.run(G.binary, ["admin", "--db", db] + args) }
+        let added = try admin("client", "add", "Editeur X", "dui", "system/Task.rs system/DocumentReference.rs", "sandbox")
+        #expect(added.status == 0, "\(added.stderr)")
+        let id = try #require(added.stdout.split(separator: "\n").first { $0.hasPrefix("client_id=") }?.dropFirst(10))
+        #expect(added.stdout.contains("client_secret=vtcs_"))
+        for args in [["ej", "add", "1990000011", "EJ X"], ["ej", "activate", "1990000011"], ["eg", "add", "1990000102", "1990000011", "EG X"],
+                     ["eg", "activate", "1990000102"], ["enrol", String(id), "1990000011"], ["eg", "deactivate", "1990000102"]] {
+            let r = try TestSupport.run(G.binary, ["admin", "--db", db] + args)
+            #expect(r.status == 0 && r.stdout == "ok\n", "\(args): \(r.stderr)")
+        }
+        let audit = try admin("audit")
+        let interactions = audit.stdout.split(separator: "\n").map { $0.split(separator: "\t")[2] }
+        #expect(interactions == ["client-add", "ej-add", "ej-activate", "eg-add", "eg-activate", "enrol", "eg-deactivate"], "\(audit.stdout)")
+        #expect(try admin("ej", "add", "2990000011", "bad prefix").status == 1)
+        #expect(try admin("client", "add", "Y", "dui", "openid").status == 1)
+        #expect(try admin("eg", "activate", "1999999999").status == 1, "unknown EG")
+    }
+
+    /// Activation is live: deactivating an EG through the admin API refuses the next call of a
+    /// token issued before; reactivating it serves again.
+    @Test func egActivationIsCheckedOnEveryCall() throws {
+        let server = try G.Server()
+        defer { server.stop() }
+        let b = sb.client("dui-b"), op = G.pair(sb.client("operator"))
+        let token = try G.token(server, b)
+        func call() throws -> G.Reply {
+            try G.curl(server.base + "/fhir/Task", cert: G.pair(b), ["-H", "Authorization: Bearer \(token)", "-H", "struct_idnat: \(b.egs[0])"])
+        }
+        #expect(try call().status == 200)
+        #expect(try G.curl(server.base + "/admin/eg/\(b.egs[0])/deactivate", cert: op, ["-X", "POST"]).status == 204)
+        defer { _ = try? G.curl(server.base + "/admin/eg/\(b.egs[0])/activate", cert: op, ["-X", "POST"]) }
+        let refused = try call()
+        #expect(refused.status == 403 && refused.rule == "AUTH-EG-INACTIVE")
+        #expect(try G.curl(server.base + "/admin/eg/\(b.egs[0])/activate", cert: op, ["-X", "POST"]).status == 204)
+        #expect(try call().status == 200)
+        #expect(try G.curl(server.base + "/admin/eg/\(b.egs[0])/deactivate", cert: G.pair(b), ["-X", "POST"]).status == 403, "operator only")
+        #expect(try G.curl(server.base + "/admin/eg/1999999999/activate", cert: op, ["-X", "POST"]).status == 404)
+    }
+
     /// Ten failed authentications lock the client id (persisted), even against the right secret.
     @Test func repeatedFailuresLockTheClientOut() throws {
         let server = try G.Server()
