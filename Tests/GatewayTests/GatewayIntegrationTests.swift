@@ -63,6 +63,10 @@ import Glibc
         let cs = try #require(metadata.json)
         #expect(cs["resourceType"] as? String == "CapabilityStatement")
         #expect(metadata.body.contains("\(server.base)/oauth/token"))
+        let smart = try G.curl(server.base + "/fhir/.well-known/smart-configuration", cert: G.pair(a))
+        #expect(smart.json?["token_endpoint"] as? String == server.base + "/oauth/token")
+        #expect(smart.json?["scopes_supported"] as? [String] == ["system/Task.rs"])
+        #expect(smart.json?["tls_client_certificate_bound_access_tokens"] as? Bool == true)
         let xml = try G.curl(server.base + "/fhir/metadata", cert: G.pair(a), ["-H", "Accept: application/fhir+xml"])
         #expect(xml.status == 200 && xml.body.contains("<CapabilityStatement xmlns=\"http://hl7.org/fhir\">"))
 

@@ -19,6 +19,12 @@ enum FHIRRoutes {
         r.add("GET", "/fhir/metadata", .certificate) { ctx in
             FHIRResponse.resource(capabilityStatement(baseURL: ctx.baseURL), format: ctx.format)
         }
+        // SMART discovery and RFC 8414 metadata: the same facts as the CapabilityStatement's security.
+        for path in ["/fhir/.well-known/smart-configuration", "/.well-known/oauth-authorization-server"] {
+            r.add("GET", path, .certificate) { ctx in
+                HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: discovery(baseURL: ctx.baseURL).serialized())
+            }
+        }
         r.add("GET", "/fhir/Task", .fhir(.init("Task", .search))) { ctx throws(FHIRError) in
             try search(ctx, type: "Task", store: store)
         }
@@ -116,6 +122,28 @@ enum FHIRRoutes {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~:")
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    /// The scopes that have a route: one `system/<Type>.<letters>` per type, letters in `cruds` order.
+    static var scopesServed: [String] {
+        var types: [String] = []
+        for i in interactions where !types.contains(i.type) { types.append(i.type) }
+        return types.map { type in
+            let letters = Set(interactions.filter { $0.type == type }.map(\.interaction.permission))
+            return "system/\(type)." + String("cruds".filter { letters.contains($0) })
+        }
+    }
+
+    static func discovery(baseURL: String) -> JSONValue {
+        .object([
+            ("issuer", .string(baseURL)),
+            ("token_endpoint", .string("\(baseURL)/oauth/token")),
+            ("grant_types_supported", .array([.string("client_credentials")])),
+            ("token_endpoint_auth_methods_supported", .array([.string("client_secret_basic"), .string("client_secret_post")])),
+            ("tls_client_certificate_bound_access_tokens", .bool(true)),
+            ("scopes_supported", .array(scopesServed.map { .string($0) })),
+            ("capabilities", .array([.string("client-confidential-symmetric")])),
+        ])
     }
 
     /// Exactly what is served now: mTLS + OAuth client credentials (SMART `oauth-uris` with the
