@@ -125,10 +125,14 @@ enum FHIRRoutes {
     }
 
     /// The scopes that have a route: one `system/<Type>.<letters>` per type, letters in `cruds` order.
-    static var scopesServed: [String] {
+    static var resourceTypes: [String] {
         var types: [String] = []
         for i in interactions where !types.contains(i.type) { types.append(i.type) }
-        return types.map { type in
+        return types
+    }
+
+    static var scopesServed: [String] {
+        resourceTypes.map { type in
             let letters = Set(interactions.filter { $0.type == type }.map(\.interaction.permission))
             return "system/\(type)." + String("cruds".filter { letters.contains($0) })
         }
@@ -172,9 +176,7 @@ enum FHIRRoutes {
         b.end()
         b.primitive("description", "TLS mutuel (certificat IGC-Santé ORG AUTH_CLI) puis OAuth 2.0 client credentials ; jeton Bearer lié au certificat (RFC 8705) ; en-tête struct_idnat = 1 + FINESS EG.")
         b.end()
-        var types: [String] = []
-        for i in interactions where !types.contains(i.type) { types.append(i.type) }
-        for type in types {
+        for type in resourceTypes {
             b.begin("resource")
             b.primitive("type", type)
             for i in interactions where i.type == type {
