@@ -169,8 +169,8 @@ import Glibc
         #expect(try admin("eg", "activate", "1999999999").status == 1, "unknown EG")
     }
 
-    /// Activation is live: deactivating an EG through the admin API refuses the next call of a
-    /// token issued before; reactivating it serves again.
+    /// Activation is live: deactivating an EG or suspending an EJ through the admin API refuses the
+    /// next call of a token issued before; reactivating serves again.
     @Test func egActivationIsCheckedOnEveryCall() throws {
         let server = try G.Server()
         defer { server.stop() }
@@ -185,6 +185,14 @@ import Glibc
         let refused = try call()
         #expect(refused.status == 403 && refused.rule == "AUTH-EG-INACTIVE")
         #expect(try G.curl(server.base + "/admin/eg/\(b.egs[0])/activate", cert: op, ["-X", "POST"]).status == 204)
+        #expect(try call().status == 200)
+        // Suspending the EJ invalidates its tokens at once (401 invalid_token), reactivating restores them.
+        #expect(try G.curl(server.base + "/admin/ej/\(b.ej)/suspend", cert: op, ["-X", "POST"]).status == 204)
+        defer { _ = try? G.curl(server.base + "/admin/ej/\(b.ej)/activate", cert: op, ["-X", "POST"]) }
+        let suspended = try call()
+        #expect(suspended.status == 401 && suspended.rule == "AUTH-CLIENT-INACTIVE")
+        #expect(suspended.header("WWW-Authenticate")?.contains("error=\"invalid_token\"") == true)
+        #expect(try G.curl(server.base + "/admin/ej/\(b.ej)/activate", cert: op, ["-X", "POST"]).status == 204)
         #expect(try call().status == 200)
         #expect(try G.curl(server.base + "/admin/eg/\(b.egs[0])/deactivate", cert: G.pair(b), ["-X", "POST"]).status == 403, "operator only")
         #expect(try G.curl(server.base + "/admin/eg/1999999999/activate", cert: op, ["-X", "POST"]).status == 404)

@@ -36,20 +36,29 @@ enum OperationsRoutes {
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
                                 body: JSONValue.object([("records", .array(list))]).serialized())
         }
-        // EG activation switch (the referent's action, performed here by the operator on their behalf).
-        for (action, activate) in [("activate", true), ("deactivate", false)] {
-            r.add("POST", "/admin/eg/{id}/\(action)", .operator) { ctx throws(FHIRError) in
+        // Activation switches: EJ by the operator, EG by the structure's referent (performed here by
+        // the operator on their behalf). Tokens are not revoked: every call re-reads the live state.
+        let switches: [(path: String, action: String, change: @Sendable (any StoreWriteTransaction, String, String) throws -> Void)] = [
+            ("ej", "activate", { tx, id, by in try tx.activateLegalEntity(id: id, by: by, at: .now()) }),
+            ("ej", "suspend", { tx, id, _ in try tx.suspendLegalEntity(id: id, at: .now()) }),
+            ("eg", "activate", { tx, id, by in try tx.activateGeographicEntity(id: id, by: by, at: .now()) }),
+            ("eg", "deactivate", { tx, id, _ in try tx.deactivateGeographicEntity(id: id, at: .now()) }),
+        ]
+        for s in switches {
+            r.add("POST", "/admin/\(s.path)/{id}/\(s.action)", .operator) { ctx throws(FHIRError) in
                 let id = ctx.path["id"] ?? ""
                 let by = ctx.peer?.commonName ?? "operator"
                 do {
                     try store.write { tx in
-                        if activate { try tx.activateGeographicEntity(id: id, by: by, at: .now()) } else { try tx.deactivateGeographicEntity(id: id, at: .now()) }
-                        try tx.audit(AuditEntry(requestId: ctx.requestId, geographicEntityId: id, interaction: "eg-\(action)", status: 200))
+                        try s.change(tx, id, by)
+                        try tx.audit(AuditEntry(requestId: ctx.requestId, legalEntityId: s.path == "ej" ? id : nil,
+                                                geographicEntityId: s.path == "eg" ? id : nil, interaction: "\(s.path)-\(s.action)", status: 200))
                     }
-                } catch let e as StoreError {
-                    if case .notFound = e { throw FHIRError(status: 404, code: .notFound, rule: "ADMIN-EG", "EG \(id) inconnu") }
-                    throw FHIRError(status: 500, code: .exception, rule: "ADMIN-STORE", "\(e)")
-                } catch { throw FHIRError(status: 500, code: .exception, rule: "ADMIN-STORE", "\(error)") }
+                } catch StoreError.notFound {
+                    throw FHIRError(status: 404, code: .notFound, rule: "ADMIN-ENTITY", "\(s.path.uppercased()) \(id) inconnu")
+                } catch {
+                    throw FHIRError(status: 500, code: .exception, rule: "ADMIN-STORE", "\(error)")
+                }
                 return HTTPResponse(status: 204)
             }
         }
