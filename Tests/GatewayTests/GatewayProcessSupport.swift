@@ -159,6 +159,17 @@ enum GatewayProcess {
         return (r.json?["records"] as? [[String: Any]]) ?? []
     }
 
+    /// Polls (≤ 3 s) for an audit record after `after` matching `predicate`: handshake refusals are
+    /// audited by the server thread while the client is already reporting its failure.
+    static func awaitAudit(_ server: Server, after: Int, _ predicate: ([String: Any]) -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(3)
+        repeat {
+            if try audit(server, after: after).contains(where: predicate) { return true }
+            usleep(50_000)
+        } while Date() < deadline
+        return false
+    }
+
     static func lastAuditSequence(_ server: Server) throws -> Int {
         try audit(server).compactMap { $0["sequence"] as? Int }.max() ?? 0
     }
