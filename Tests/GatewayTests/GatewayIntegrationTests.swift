@@ -199,6 +199,16 @@ import Glibc
         #expect(try G.curl(server.base + "/admin/eg/1999999999/activate", cert: op, ["-X", "POST"]).status == 404)
     }
 
+    /// `serve --config` on the sandbox's file with sandbox mode off: sandbox clients are refused.
+    @Test func productionGatewayRefusesSandboxClients() throws {
+        let server = try G.Server(environment: ["FHIR_GATEWAY_SANDBOX": "false"], arguments: ["serve", "--config", sb.dir + "/gateway.json"])
+        defer { server.stop() }
+        let a = sb.client("dui-a")
+        let r = try G.curl(server.base + "/oauth/token", cert: G.pair(a), ["-u", "\(a.clientId):\(a.clientSecret)", "-d", "grant_type=client_credentials"])
+        #expect(r.status == 401 && r.json?["error"] as? String == "invalid_client", "\(r.body)")
+        #expect(try audited(server, r)?["clientId"] as? String == a.clientId)
+    }
+
     /// Ten failed authentications lock the client id (persisted), even against the right secret.
     @Test func repeatedFailuresLockTheClientOut() throws {
         let server = try G.Server()

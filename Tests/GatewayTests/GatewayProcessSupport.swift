@@ -52,14 +52,14 @@ enum GatewayProcess {
         let logPath: String
         var base: String { "https://127.0.0.1:\(port)" }
 
-        init(environment extra: [String: String] = [:]) throws {
+        init(environment extra: [String: String] = [:], arguments: [String]? = nil) throws {
             let sb = GatewayProcess.sandbox
             logPath = sb.dir + "/serve-\(UUID().uuidString).log"
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             let log = FileHandle(forWritingAtPath: logPath)!
             process = Process()
             process.executableURL = URL(fileURLWithPath: GatewayProcess.binary)
-            process.arguments = ["serve", "--sandbox", sb.dir]
+            process.arguments = arguments ?? ["serve", "--sandbox", sb.dir]
             var env = ProcessInfo.processInfo.environment
             env["FHIR_GATEWAY_PORT"] = "0"
             for (k, v) in extra { env[k] = v }

@@ -51,9 +51,12 @@ public struct TokenEndpoint: Sendable {
     let lifetimeSeconds: Int
     let limiter: RateLimiter
     let metrics: Metrics
+    /// Sandbox clients only on a sandbox gateway, production clients only on a production one.
+    let environment: ClientEnvironment
 
-    public init(store: any GatewayStore, lifetimeSeconds: Int, limiter: RateLimiter, metrics: Metrics) {
+    public init(store: any GatewayStore, lifetimeSeconds: Int, limiter: RateLimiter, metrics: Metrics, environment: ClientEnvironment) {
         self.store = store; self.lifetimeSeconds = lifetimeSeconds; self.limiter = limiter; self.metrics = metrics
+        self.environment = environment
     }
 
     public struct Issued: Sendable {
@@ -140,6 +143,10 @@ public struct TokenEndpoint: Sendable {
             client = c
         } catch let e as OAuthError { throw e } catch { throw clientFail(.serverError, "erreur interne") }
         if lockout != nil { try? store.write { tx in try tx.clearLockout(subject: subject) } }
+        guard client.environment == environment else {
+            throw clientFail(.invalidClient, client.environment == .sandbox ? "client de bac à sable refusé par une passerelle de production"
+                                                                             : "client de production refusé par le bac à sable")
+        }
         // 4. Certificate → EJ, enrolment, pinned thumbprint.
         guard let ej = StructureId.ofCertificate(peer) else {
             throw clientFail(.invalidClient, "le certificat ne porte pas un identifiant de structure utilisable (OU)")

@@ -24,7 +24,8 @@ public final class GatewayService: Sendable {
         self.metrics = metrics
         self.proxyVerifier = proxyVerifier
         let limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
-        tokens = TokenEndpoint(store: store, lifetimeSeconds: configuration.tokenLifetimeSeconds, limiter: limiter, metrics: metrics)
+        tokens = TokenEndpoint(store: store, lifetimeSeconds: configuration.tokenLifetimeSeconds, limiter: limiter, metrics: metrics,
+                               environment: configuration.sandbox ? .sandbox : .production)
         authorizer = RequestAuthorizer(store: store, limiter: limiter)
         var r = Router()
         let tokens = self.tokens
