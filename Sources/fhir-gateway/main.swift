@@ -3,9 +3,6 @@ import FHIRModels
 import Validation
 import Gateway
 
-// Before any thread exists: termination signals are only taken by `serve`'s sigwait.
-GatewayRunner.blockTerminationSignals()
-
 let args = Array(CommandLine.arguments.dropFirst())
 
 /// Prints the error and exits 1 (command-line errors are values; no trap).
@@ -17,6 +14,9 @@ func runOrExit(_ body: () throws -> Void) {
 }
 
 if args.first == "serve" {
+    // Before any thread exists: termination signals are only taken by `serve`'s sigwait (other
+    // commands keep the default Ctrl-C behaviour).
+    GatewayRunner.blockTerminationSignals()
     // fhir-gateway serve (--sandbox DIR | --config FILE); FHIR_GATEWAY_* environment variables override the file.
     runOrExit {
         var configuration: GatewayConfiguration

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+@testable import Gateway
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -162,9 +163,23 @@ import Glibc
             let r = try TestSupport.run(G.binary, ["admin", "--db", db] + args)
             #expect(r.status == 0 && r.stdout == "ok\n", "\(args): \(r.stderr)")
         }
+        // Rotation: two live secrets, then "now" keeps only the newest.
+        func secret(_ r: TestSupport.ProcessResult) -> String {
+            String(r.stdout.split(separator: "\n").first { $0.hasPrefix("client_secret=") }?.dropFirst(14) ?? "")
+        }
+        let first = secret(added)
+        let second = secret(try admin("client", "rotate-secret", String(id)))
+        let store = try SQLiteStore(path: db)
+        #expect(try store.authenticateClient(id: String(id), secret: first) != nil)
+        #expect(try store.authenticateClient(id: String(id), secret: second) != nil)
+        let third = secret(try admin("client", "rotate-secret", String(id), "now"))
+        #expect(try store.authenticateClient(id: String(id), secret: first) == nil)
+        #expect(try store.authenticateClient(id: String(id), secret: second) == nil)
+        #expect(try store.authenticateClient(id: String(id), secret: third) != nil)
         let audit = try admin("audit")
         let interactions = audit.stdout.split(separator: "\n").map { $0.split(separator: "\t")[2] }
-        #expect(interactions == ["client-add", "ej-add", "ej-activate", "eg-add", "eg-activate", "enrol", "eg-deactivate"], "\(audit.stdout)")
+        #expect(interactions == ["client-add", "ej-add", "ej-activate", "eg-add", "eg-activate", "enrol", "eg-deactivate",
+                                 "client-rotate-secret", "client-rotate-secret"], "\(audit.stdout)")
         #expect(try admin("ej", "add", "2990000011", "bad prefix").status == 1)
         #expect(try admin("client", "add", "Y", "dui", "openid").status == 1)
         #expect(try admin("eg", "activate", "1999999999").status == 1, "unknown EG")

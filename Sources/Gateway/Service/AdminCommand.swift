@@ -5,6 +5,8 @@ import Foundation
 ///
 ///     client add NAME ROLE "SCOPES" [sandbox|production]   → prints client_id and the secret (shown once)
 ///     client disable CLIENT_ID
+///     client rotate-secret CLIENT_ID [now]                → new secret (shown once); the previous one stays valid
+///                                                          until the next rotation, or is removed (and its tokens revoked) with `now`
 ///     ej add EJ NAME | ej activate EJ | ej suspend EJ
 ///     eg add EG EJ NAME | eg activate EG | eg deactivate EG
 ///     enrol CLIENT_ID EJ [THUMBPRINT]
@@ -16,7 +18,7 @@ public enum AdminCommand {
     }
 
     static let usageText = """
-        fhir-gateway admin --db FILE (client add NAME ROLE SCOPES [sandbox|production] | client disable ID | ej add EJ NAME | \
+        fhir-gateway admin --db FILE (client add NAME ROLE SCOPES [sandbox|production] | client disable ID | client rotate-secret ID [now] | ej add EJ NAME | \
         ej activate EJ | ej suspend EJ | eg add EG EJ NAME | eg activate EG | eg deactivate EG | enrol CLIENT_ID EJ [THUMBPRINT] | audit [AFTER])
         """
 
@@ -56,6 +58,20 @@ public enum AdminCommand {
                 try tx.setClientDisabled(clientId: cmd[2], at: now)
                 _ = try tx.revokeTokens(clientId: cmd[2], legalEntityId: nil, at: now)
             }
+        case ("client", "rotate-secret") where cmd.count == 3 || (cmd.count == 4 && cmd[3] == "now"):
+            let id = cmd[2]
+            guard let client = try store.read({ tx in try tx.client(id: id) }) else { throw StoreError.notFound(type: "Client", id: id) }
+            let secret = try SecretHasher.newClientSecret()
+            let hash = try SecretHasher.hash(secret, iterations: client.environment == .sandbox ? SecretHasher.minimumIterations : SecretHasher.defaultIterations,
+                                             now: now)
+            try audited("client-rotate-secret", client: id) { tx in
+                if cmd.count == 4 {
+                    try tx.removeSecrets(clientId: id, createdBefore: now.adding(seconds: 1))
+                    _ = try tx.revokeTokens(clientId: id, legalEntityId: nil, at: now)
+                }
+                try tx.addSecret(clientId: id, hash)
+            }
+            return "client_id=\(id)\nclient_secret=\(secret)\n"
         case ("ej", "add") where cmd.count == 4:
             let ej = try structureId(cmd[2])
             try audited("ej-add", ej: ej) { tx in try tx.upsertLegalEntity(LegalEntity(id: ej, name: cmd[3])) }

@@ -24,7 +24,9 @@ public final class GatewayService: Sendable {
         self.metrics = metrics
         self.proxyVerifier = proxyVerifier
         let limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
-        tokens = TokenEndpoint(store: store, lifetimeSeconds: configuration.tokenLifetimeSeconds, limiter: limiter, metrics: metrics,
+        // Token endpoint: 30 requests per minute per client id (security.md §3.9), its own buckets.
+        let tokenLimiter = RateLimiter(perSecond: 0.5, burst: 30)
+        tokens = TokenEndpoint(store: store, lifetimeSeconds: configuration.tokenLifetimeSeconds, limiter: tokenLimiter, metrics: metrics,
                                environment: configuration.sandbox ? .sandbox : .production)
         authorizer = RequestAuthorizer(store: store, limiter: limiter)
         var r = Router()
