@@ -105,6 +105,25 @@ import Glibc
                 "\(cert): no tls-handshake audit record with \(bucket)")
     }
 
+    /// security.md §2.6.3: a leaf key under RSA 2048 is refused by the TLS security level (Debian: 2).
+    @Test func weakClientKeyIsRefused() throws {
+        let server = try G.Server()
+        defer { server.stop() }
+        let pki = URL(fileURLWithPath: sb.caFile).deletingLastPathComponent().path
+        let key = pki + "/weak-\(UUID().uuidString).key", csr = key + ".csr", crt = key + ".crt"
+        #expect(try TestSupport.run("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", key]).status == 0)
+        #expect(try TestSupport.run("/usr/bin/openssl", ["req", "-new", "-key", key, "-subj", "/C=FR/O=WEAK/OU=\(sb.client("dui-a").ej)/CN=weak", "-out", csr]).status == 0)
+        let signed = try TestSupport.run("/usr/bin/openssl", ["ca", "-batch", "-config", pki + "/org/ca.cnf", "-extensions", "client_ext", "-preserveDN",
+                                                              "-in", csr, "-out", crt, "-notext"])
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let before = try G.lastAuditSequence(server)
+        // The client lowers its own security level so that it really offers the weak certificate.
+        let r = try TestSupport.run("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-cipher", "DEFAULT@SECLEVEL=0",
+                                                          "-cert", crt, "-key", key, "-CAfile", sb.caFile], timeout: 10)
+        #expect(r.stderr.contains("alert bad certificate") || r.stderr.contains("alert"), "\(r.stderr)")
+        #expect(try G.awaitAudit(server, after: before) { $0["interaction"] as? String == "tls-handshake" && $0["outcome"] as? String == "weak_key" })
+    }
+
     @Test func tls11IsRefused() throws {
         let server = try G.Server()
         defer { server.stop() }

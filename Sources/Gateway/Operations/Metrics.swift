@@ -40,6 +40,7 @@ public final class Metrics: Sendable {
         case let r where r.contains("revoked"): "revoked"
         case let r where r.contains("expired"): "expired"
         case let r where r.contains("not yet valid"): "not_yet_valid"
+        case let r where r.contains("too weak") || r.contains("too small"): "weak_key"
         case let r where r.contains("purpose") || r.contains("key usage"): "wrong_usage"
         case let r where r.contains("issuer") || r.contains("self-signed") || r.contains("unknown ca"): "unknown_ca"
         case let r where r.contains("no client certificate") || r.contains("did not return a certificate"): "no_certificate"
