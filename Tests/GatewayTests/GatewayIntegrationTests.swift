@@ -124,6 +124,17 @@ import Glibc
         #expect(try G.awaitAudit(server, after: before) { $0["interaction"] as? String == "tls-handshake" && $0["outcome"] as? String == "weak_key" })
     }
 
+    /// A request the HTTP parser refuses (here Content-Length with Transfer-Encoding) is audited too.
+    @Test func malformedRequestIsRefusedAndAudited() throws {
+        let server = try G.Server()
+        defer { server.stop() }
+        let before = try G.lastAuditSequence(server)
+        let r = try G.curl(server.base + "/oauth/token", cert: G.pair(sb.client("dui-a")),
+                           ["-H", "Transfer-Encoding: chunked", "-H", "Content-Length: 3", "-d", "abc"])
+        #expect(r.status == 400, "\(r.status) \(r.body)")
+        #expect(try G.awaitAudit(server, after: before) { $0["interaction"] as? String == "http-parse" && $0["status"] as? Int == 400 })
+    }
+
     @Test func tls11IsRefused() throws {
         let server = try G.Server()
         defer { server.stop() }

@@ -35,11 +35,15 @@ public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest, ConnectionContext) -> HTTPResponse
     /// Told of every refused handshake, with a reason for metrics and logs.
     public typealias TLSFailureObserver = @Sendable (String) -> Void
+    /// Told of every request the server itself refuses before any handler (malformed, too large,
+    /// too slow): status and reason, for the audit trail.
+    public typealias RefusalObserver = @Sendable (Int, String) -> Void
 
     let config: Configuration
     let tls: TLSServerContext?
     let handler: Handler
     let onTLSFailure: TLSFailureObserver?
+    let onRefusal: RefusalObserver?
     private let state = Mutex(State())
     private let listenFD: Int32
     public let port: UInt16
@@ -57,11 +61,12 @@ public final class HTTPServer: Sendable {
     }
 
     public init(configuration: Configuration, tls: TLSServerContext?, onTLSFailure: TLSFailureObserver? = nil,
-                handler: @escaping Handler) throws {
+                onRefusal: RefusalObserver? = nil, handler: @escaping Handler) throws {
         self.config = configuration
         self.tls = tls
         self.handler = handler
         self.onTLSFailure = onTLSFailure
+        self.onRefusal = onRefusal
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError.socket(String(cString: strerror(errno))) }
         var one: Int32 = 1
@@ -187,7 +192,7 @@ public final class HTTPServer: Sendable {
                 var timeout = idle ? config.idleTimeout : config.readTimeout
                 if let s = started {
                     let left = config.headDeadline - Date().timeIntervalSince(s)
-                    if left <= 0 { respond(HTTPResponse(status: 408), keepAlive: false, on: stream); return }
+                    if left <= 0 { refuseSlow(on: stream); return }
                     timeout = min(timeout, left)
                 }
                 stream.setReadTimeout(timeout)
@@ -198,7 +203,7 @@ public final class HTTPServer: Sendable {
                 switch result {
                 case .success(let count): n = count
                 case .failure(.timeout):
-                    if !parser.isIdle { respond(HTTPResponse(status: 408), keepAlive: false, on: stream) }
+                    if !parser.isIdle { refuseSlow(on: stream) }
                     return
                 case .failure: return
                 }
@@ -228,7 +233,13 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    private func refuseSlow(on stream: any ByteStream) {
+        onRefusal?(408, "request not received in time")
+        respond(HTTPResponse(status: 408), keepAlive: false, on: stream)
+    }
+
     private func respondError(_ error: HTTPParseError, on stream: any ByteStream) {
+        onRefusal?(error.status, error.message)
         let body = OperationOutcomeBuilder.json([OutcomeIssue(severity: .error, code: error.status == 413 ? .tooLong : .structure,
                                                               message: "HTTP request refused: \(error.message)")]).serialized()
         respond(HTTPResponse(status: error.status, headers: [("Content-Type", "application/fhir+json")], body: body), keepAlive: false, on: stream)

@@ -46,7 +46,7 @@ public enum GatewayRunner {
         http.idleTimeout = configuration.idleTimeoutSeconds
         http.limits.maxBodyBytes = configuration.maxBodyBytes
         let server = try HTTPServer(configuration: http, tls: proxied ? nil : tls, onTLSFailure: { service.tlsRefused($0) },
-                                    handler: { service.handle($0, $1) })
+                                    onRefusal: { service.httpRefused(status: $0, reason: $1) }, handler: { service.handle($0, $1) })
         server.start()
         Log.info("listening", [("host", configuration.host), ("port", String(server.port)), ("tls", proxied ? "no (reverse proxy)" : "mTLS"),
                                ("sandbox", String(configuration.sandbox))])

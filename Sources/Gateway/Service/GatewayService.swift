@@ -57,6 +57,13 @@ public final class GatewayService: Sendable {
         AuditTrail.record(store, AuditEntry(interaction: "tls-handshake", status: 0, outcome: Metrics.tlsFailureBucket(reason)))
     }
 
+    /// Requests the HTTP layer refused before any handler (malformed, too large, too slow).
+    public func httpRefused(status: Int, reason: String) {
+        metrics.recordRequest(route: "unparsed", status: status, seconds: 0)
+        AuditTrail.record(store, AuditEntry(interaction: "http-parse", status: status, outcome: "HTTP-\(status)"))
+        Log.info("request.refused", [("status", String(status)), ("reason", reason)])
+    }
+
     func respond(_ request: HTTPRequest, _ connection: ConnectionContext, requestId: String) -> (HTTPResponse, String) {
         let split = request.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let path = String(split[0])
