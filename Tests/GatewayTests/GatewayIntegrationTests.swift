@@ -109,13 +109,7 @@ import Glibc
     @Test func weakClientKeyIsRefused() throws {
         let server = try G.Server()
         defer { server.stop() }
-        let pki = URL(fileURLWithPath: sb.caFile).deletingLastPathComponent().path
-        let key = pki + "/weak-\(UUID().uuidString).key", csr = key + ".csr", crt = key + ".crt"
-        #expect(try TestSupport.run("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", key]).status == 0)
-        #expect(try TestSupport.run("/usr/bin/openssl", ["req", "-new", "-key", key, "-subj", "/C=FR/O=WEAK/OU=\(sb.client("dui-a").ej)/CN=weak", "-out", csr]).status == 0)
-        let signed = try TestSupport.run("/usr/bin/openssl", ["ca", "-batch", "-config", pki + "/org/ca.cnf", "-extensions", "client_ext", "-preserveDN",
-                                                              "-in", csr, "-out", crt, "-notext"])
-        #expect(signed.status == 0, "\(signed.stderr)")
+        let (crt, key) = try G.issueClientCertificate(ou: sb.client("dui-a").ej, rsaBits: 1024)
         let before = try G.lastAuditSequence(server)
         // The client lowers its own security level so that it really offers the weak certificate.
         let r = try TestSupport.run("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-cipher", "DEFAULT@SECLEVEL=0",
@@ -133,6 +127,24 @@ import Glibc
                            ["-H", "Transfer-Encoding: chunked", "-H", "Content-Length: 3", "-d", "abc"])
         #expect(r.status == 400, "\(r.status) \(r.body)")
         #expect(try G.awaitAudit(server, after: before) { $0["interaction"] as? String == "http-parse" && $0["status"] as? Int == 400 })
+    }
+
+    /// SIGHUP reloads the CRLs into a new TLS context: a certificate revoked after start is refused
+    /// from then on; the others still work.
+    @Test func sighupReloadsRevocations() throws {
+        let server = try G.Server()
+        defer { server.stop() }
+        let fresh = try G.issueClientCertificate(ou: sb.client("dui-a").ej)
+        #expect(try G.curl(server.base + "/health", cert: fresh).status == 200)
+        try G.revoke(fresh.cert)
+        #expect(try G.curl(server.base + "/health", cert: fresh).status == 200, "the running context has the old CRL until SIGHUP")
+        let before = try G.lastAuditSequence(server)
+        kill(server.process.processIdentifier, SIGHUP)
+        #expect(try G.awaitAudit(server, after: before) { $0["interaction"] as? String == "tls-reload" && $0["status"] as? Int == 200 })
+        let refused = try G.curl(server.base + "/health", cert: fresh)
+        #expect([35, 55, 56].contains(refused.curlStatus), "curl \(refused.curlStatus)")
+        #expect(try G.curl(server.base + "/health", cert: G.pair(sb.client("dui-a"))).status == 200)
+        #expect(server.process.isRunning)
     }
 
     @Test func tls11IsRefused() throws {

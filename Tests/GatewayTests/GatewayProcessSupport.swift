@@ -170,6 +170,38 @@ enum GatewayProcess {
         return false
     }
 
+    static var pkiDir: String { URL(fileURLWithPath: sandbox.caFile).deletingLastPathComponent().path }
+
+    /// A new client certificate from the sandbox's ORGANISATIONS CA (EC P-256, or RSA of `rsaBits`).
+    static func issueClientCertificate(ou: String, rsaBits: Int? = nil) throws -> (cert: String, key: String) {
+        let key = pkiDir + "/extra-\(UUID().uuidString).key", csr = key + ".csr", crt = key + ".crt"
+        let keyArgs = rsaBits.map { ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\($0)"] } ?? ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        let steps: [[String]] = [
+            ["genpkey"] + keyArgs + ["-out", key],
+            ["req", "-new", "-key", key, "-subj", "/C=FR/O=EXTRA/OU=\(ou)/CN=extra.test", "-out", csr],
+            ["ca", "-batch", "-config", pkiDir + "/org/ca.cnf", "-extensions", "client_ext", "-preserveDN", "-in", csr, "-out", crt, "-notext"],
+        ]
+        for step in steps {
+            let r = try TestSupport.run("/usr/bin/openssl", step)
+            guard r.status == 0 else { throw PKIError.failed("\(step.first!): \(r.stderr)") }
+        }
+        return (crt, key)
+    }
+
+    /// Revokes a certificate of the ORGANISATIONS CA and rewrites `crls.pem` (both CAs' CRLs).
+    static func revoke(_ cert: String) throws {
+        let cnf = pkiDir + "/org/ca.cnf"
+        for step in [["ca", "-batch", "-config", cnf, "-revoke", cert, "-crl_reason", "keyCompromise"],
+                     ["ca", "-batch", "-config", cnf, "-gencrl", "-out", pkiDir + "/org/ca.crl"]] {
+            let r = try TestSupport.run("/usr/bin/openssl", step)
+            guard r.status == 0 else { throw PKIError.failed("\(step[3]): \(r.stderr)") }
+        }
+        let crls = try String(contentsOfFile: pkiDir + "/root/ca.crl", encoding: .utf8) + String(contentsOfFile: pkiDir + "/org/ca.crl", encoding: .utf8)
+        try crls.write(toFile: pkiDir + "/crls.pem.new", atomically: false, encoding: .utf8)
+        _ = rename(pkiDir + "/crls.pem.new", pkiDir + "/crls.pem")
+    }
+    enum PKIError: Error { case failed(String) }
+
     static func lastAuditSequence(_ server: Server) throws -> Int {
         try audit(server).compactMap { $0["sequence"] as? Int }.max() ?? 0
     }

@@ -40,7 +40,8 @@ public final class HTTPServer: Sendable {
     public typealias RefusalObserver = @Sendable (Int, String) -> Void
 
     let config: Configuration
-    let tls: TLSServerContext?
+    /// The TLS context for new connections; replaced as a whole (new CRLs) by `replaceTLS`, never patched.
+    private let tls: Mutex<TLSServerContext?>
     let handler: Handler
     let onTLSFailure: TLSFailureObserver?
     let onRefusal: RefusalObserver?
@@ -63,7 +64,7 @@ public final class HTTPServer: Sendable {
     public init(configuration: Configuration, tls: TLSServerContext?, onTLSFailure: TLSFailureObserver? = nil,
                 onRefusal: RefusalObserver? = nil, handler: @escaping Handler) throws {
         self.config = configuration
-        self.tls = tls
+        self.tls = Mutex(tls)
         self.handler = handler
         self.onTLSFailure = onTLSFailure
         self.onRefusal = onRefusal
@@ -116,6 +117,12 @@ public final class HTTPServer: Sendable {
 
     public var activeConnections: Int { state.withLock { $0.active } }
 
+    /// Atomically swaps the TLS context (reloaded trust anchors and CRLs): connections accepted from
+    /// now on use it; established ones keep the context they were verified with. No-op on a plain listener.
+    public func replaceTLS(_ context: TLSServerContext) {
+        tls.withLock { if $0 != nil { $0 = context } }
+    }
+
     private func acceptLoop() {
         while true {
             var addr = sockaddr_in()
@@ -152,7 +159,7 @@ public final class HTTPServer: Sendable {
         Socket.setTimeout(fd, SO_SNDTIMEO, config.readTimeout)
         var context = ConnectionContext(remoteAddress: remote, peer: nil, tlsVersion: nil)
         let stream: any ByteStream & Sendable
-        if let tls {
+        if let tls = tls.withLock({ $0 }) {
             guard let s = try? TLSStream(fd: fd, context: tls) else { Glibc.close(fd); return }
             do {
                 try s.handshake()

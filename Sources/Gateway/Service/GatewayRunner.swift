@@ -4,7 +4,9 @@ import Glibc
 #endif
 
 /// `fhir-gateway serve`: opens the store, builds the TLS context, listens, and stops gracefully on
-/// SIGTERM or SIGINT (in-flight requests are answered, then the process exits 0).
+/// SIGTERM or SIGINT (in-flight requests are answered, then the process exits 0). SIGHUP reloads the
+/// trust anchors and CRLs: a new context is built and swapped in whole (OpenSSL cannot remove a CRL
+/// from a live store); if the new files do not load, the current context stays and the error is logged.
 ///
 /// Signals: `blockTerminationSignals()` must run first thing in `main`, before any thread exists,
 /// so that every thread inherits the mask and only the `sigwait` in `run` ever sees them.
@@ -19,6 +21,7 @@ public enum GatewayRunner {
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGHUP)
         return set
     }
 
@@ -30,9 +33,12 @@ public enum GatewayRunner {
     /// Serves until a termination signal; returns after the graceful stop.
     public static func run(_ configuration: GatewayConfiguration) throws {
         Log.setLevel(configuration.logLevel == "debug" ? .debug : configuration.logLevel == "warning" ? .warning : .info)
-        let tls = try TLSServerContext(.init(certificateFile: configuration.certificateFile, privateKeyFile: configuration.privateKeyFile,
-                                             trustFile: configuration.trustFile, crlFiles: configuration.crlFiles,
-                                             requireCRL: configuration.requireCRL))
+        func makeTLS() throws -> TLSServerContext {
+            try TLSServerContext(.init(certificateFile: configuration.certificateFile, privateKeyFile: configuration.privateKeyFile,
+                                       trustFile: configuration.trustFile, crlFiles: configuration.crlFiles,
+                                       requireCRL: configuration.requireCRL))
+        }
+        let tls = try makeTLS()
         let store = try SQLiteStore(path: configuration.databasePath)
         // Reverse-proxy mode: a plain listener (meant for loopback behind the proxy); the TLS context's
         // trust store then only verifies the certificates the proxy forwards.
@@ -52,7 +58,20 @@ public enum GatewayRunner {
                                ("sandbox", String(configuration.sandbox))])
         var set = terminationSet()
         var signal: Int32 = 0
-        sigwait(&set, &signal)
+        while true {
+            sigwait(&set, &signal)
+            guard signal == SIGHUP else { break }
+            do {
+                let fresh = try makeTLS()
+                server.replaceTLS(fresh)
+                service.replaceProxyVerifier(fresh)
+                AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 200, outcome: "reloaded"))
+                Log.info("tls.reloaded", [("crlFiles", String(configuration.crlFiles.count))])
+            } catch {
+                AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 500, outcome: "failed"))
+                Log.error("tls.reload.failed", [("error", "\(error)")])
+            }
+        }
         Log.info("stopping", [("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")])
         server.stop(grace: 20)
         Log.info("stopped", [])

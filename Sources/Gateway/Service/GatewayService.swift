@@ -1,5 +1,6 @@
 import Foundation
 import FHIRModels
+import Synchronization
 
 /// The request chain, one visible path for every request:
 ///
@@ -15,14 +16,14 @@ public final class GatewayService: Sendable {
     let tokens: TokenEndpoint
     let authorizer: RequestAuthorizer
     /// The TLS context whose trust store verifies proxied certificates (reverse-proxy mode).
-    let proxyVerifier: TLSServerContext?
+    private let proxyVerifier: Mutex<TLSServerContext?>
 
     public init(configuration: GatewayConfiguration, store: any GatewayStore, metrics: Metrics = Metrics(),
                 proxyVerifier: TLSServerContext? = nil) {
         self.configuration = configuration
         self.store = store
         self.metrics = metrics
-        self.proxyVerifier = proxyVerifier
+        self.proxyVerifier = Mutex(proxyVerifier)
         let limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
         // Token endpoint: 30 requests per minute per client id (security.md §3.9), its own buckets.
         let tokenLimiter = RateLimiter(perSecond: 0.5, burst: 30)
@@ -55,6 +56,11 @@ public final class GatewayService: Sendable {
     public func tlsRefused(_ reason: String) {
         metrics.recordTLSFailure(reason: reason)
         AuditTrail.record(store, AuditEntry(interaction: "tls-handshake", status: 0, outcome: Metrics.tlsFailureBucket(reason)))
+    }
+
+    /// A reloaded trust store (new CRLs) for proxied certificates; no-op unless in reverse-proxy mode.
+    public func replaceProxyVerifier(_ context: TLSServerContext) {
+        proxyVerifier.withLock { if $0 != nil { $0 = context } }
     }
 
     /// Requests the HTTP layer refused before any handler (malformed, too large, too slow).
@@ -155,7 +161,7 @@ public final class GatewayService: Sendable {
         guard configuration.trustedProxies.contains(connection.remoteAddress) else {
             return .failure(FHIRError(status: 403, code: .security, rule: "AUTH-PROXY-UNTRUSTED", "pair non autorisé comme mandataire inverse"))
         }
-        guard forwarded.count == 1, let verifier = proxyVerifier,
+        guard forwarded.count == 1, let verifier = proxyVerifier.withLock({ $0 }),
               let pem = try? QueryParameters.decode(Substring(forwarded[0].value)) else {
             return .failure(FHIRError(status: 401, code: .login, rule: "AUTH-PROXY-CERTIFICATE", "certificat client transmis par le mandataire requis"))
         }
