@@ -68,6 +68,8 @@ import Glibc
         #expect(smart.json?["token_endpoint"] as? String == server.base + "/oauth/token")
         #expect(smart.json?["scopes_supported"] as? [String] == ["system/Task.rs"])
         #expect(smart.json?["tls_client_certificate_bound_access_tokens"] as? Bool == true)
+        #expect(try G.curl(server.base + "/fhir/metadata", cert: G.pair(a), ["-H", "Accept: text/html"]).status == 406)
+        #expect(try G.curl(server.base + "/health", cert: G.pair(a), ["-H", "Accept: text/plain"]).status == 200, "not a FHIR route: no negotiation")
         let xml = try G.curl(server.base + "/fhir/metadata", cert: G.pair(a), ["-H", "Accept: application/fhir+xml"])
         #expect(xml.status == 200 && xml.body.contains("<CapabilityStatement xmlns=\"http://hl7.org/fhir\">"))
 

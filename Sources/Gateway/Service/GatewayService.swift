@@ -87,7 +87,8 @@ public final class GatewayService: Sendable {
         guard let query = try? QueryParameters(query: split.count > 1 ? split[1] : nil) else {
             return refuse(FHIRError(status: 400, code: .invalid, rule: "HTTP-QUERY", "chaîne de requête mal encodée"), route: "unmatched")
         }
-        guard let format = FHIRFormat.forResponse(format: query.first("_format"), accept: request.header("Accept")) else {
+        // FHIR routes negotiate; the others (token, health, metrics, admin) answer JSON or text whatever Accept says.
+        guard let format = FHIRFormat.forResponse(format: query.first("_format"), accept: request.header("Accept")) ?? (isFHIR ? nil : .json) else {
             return refuse(FHIRError(status: 406, code: .notSupported, rule: "HTTP-FORMAT",
                                     "formats proposés : application/fhir+json, application/fhir+xml"), route: "unmatched")
         }
