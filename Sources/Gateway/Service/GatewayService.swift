@@ -55,7 +55,9 @@ public final class GatewayService: Sendable {
     /// TLS handshake refusals (no HTTP exchange happened): counted and audited with their reason bucket.
     public func tlsRefused(_ reason: String) {
         metrics.recordTLSFailure(reason: reason)
-        AuditTrail.record(store, AuditEntry(interaction: "tls-handshake", status: 0, outcome: Metrics.tlsFailureBucket(reason)))
+        let bucket = Metrics.tlsFailureBucket(reason)
+        AuditTrail.record(store, AuditEntry(interaction: "tls-handshake", status: 0, outcome: bucket))
+        Log.info("tls.refused", [("reason", bucket)])
     }
 
     /// A reloaded trust store (new CRLs) for proxied certificates; no-op unless in reverse-proxy mode.
