@@ -1,10 +1,62 @@
 import Foundation
 import FHIRModels
 import Validation
+import Gateway
 
 let args = Array(CommandLine.arguments.dropFirst())
 if args.first == "validate" {
     exit(ValidateCommand.run(Array(args.dropFirst())))
+}
+/// Prints the error and exits 1 (command-line errors are values; no trap).
+func runOrExit(_ body: () throws -> Void) {
+    do { try body() } catch {
+        FileHandle.standardError.write(Data("fhir-gateway: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+if args.first == "serve" {
+    // Before any thread exists: termination signals are only taken by `serve`'s sigwait (other
+    // commands keep the default Ctrl-C behaviour).
+    GatewayRunner.blockTerminationSignals()
+    // fhir-gateway serve (--sandbox DIR | --config FILE); FHIR_GATEWAY_* environment variables override the file.
+    runOrExit {
+        var configuration: GatewayConfiguration
+        switch (args.count > 2 ? args[1] : nil, args.count > 2 ? args[2] : nil) {
+        case ("--sandbox", let dir?):
+            configuration = try GatewayConfiguration.load(path: dir + "/gateway.json")
+            configuration.sandbox = true
+        case ("--config", let file?):
+            configuration = try GatewayConfiguration.load(path: file)
+        default:
+            throw GatewayRunner.Failure.startup("usage: fhir-gateway serve (--sandbox DIR | --config FILE)")
+        }
+        try GatewayRunner.run(configuration)
+    }
+    exit(0)
+}
+if args.first == "sandbox" {
+    // fhir-gateway sandbox init DIR [--host H] [--port N]
+    runOrExit {
+        guard args.count >= 3, args[1] == "init" else { throw GatewayRunner.Failure.startup("usage: fhir-gateway sandbox init DIR [--host H] [--port N]") }
+        var host = "127.0.0.1", port: UInt16 = 8443
+        var i = 3
+        while i + 1 < args.count {
+            switch args[i] {
+            case "--host": host = args[i + 1]
+            case "--port": guard let p = UInt16(args[i + 1]) else { throw GatewayRunner.Failure.startup("bad port \(args[i + 1])") }; port = p
+            default: throw GatewayRunner.Failure.startup("unknown option \(args[i])")
+            }
+            i += 2
+        }
+        try Sandbox.initialize(directory: args[2], host: host, port: port)
+        print("sandbox written to \(args[2]) (descriptor: \(args[2])/sandbox.json)")
+    }
+    exit(0)
+}
+if args.first == "admin" {
+    runOrExit { print(try AdminCommand.run(Array(args.dropFirst())), terminator: "") }
+    exit(0)
 }
 if args.first == "generate-model-info" {
     let ref = args.count > 1 ? args[1] : "../shared/reference/fhir-r4"

@@ -35,11 +35,16 @@ public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest, ConnectionContext) -> HTTPResponse
     /// Told of every refused handshake, with a reason for metrics and logs.
     public typealias TLSFailureObserver = @Sendable (String) -> Void
+    /// Told of every request the server itself refuses before any handler (malformed, too large,
+    /// too slow): status and reason, for the audit trail.
+    public typealias RefusalObserver = @Sendable (Int, String) -> Void
 
     let config: Configuration
-    let tls: TLSServerContext?
+    /// The TLS context for new connections; replaced as a whole (new CRLs) by `replaceTLS`, never patched.
+    private let tls: Mutex<TLSServerContext?>
     let handler: Handler
     let onTLSFailure: TLSFailureObserver?
+    let onRefusal: RefusalObserver?
     private let state = Mutex(State())
     private let listenFD: Int32
     public let port: UInt16
@@ -57,11 +62,12 @@ public final class HTTPServer: Sendable {
     }
 
     public init(configuration: Configuration, tls: TLSServerContext?, onTLSFailure: TLSFailureObserver? = nil,
-                handler: @escaping Handler) throws {
+                onRefusal: RefusalObserver? = nil, handler: @escaping Handler) throws {
         self.config = configuration
-        self.tls = tls
+        self.tls = Mutex(tls)
         self.handler = handler
         self.onTLSFailure = onTLSFailure
+        self.onRefusal = onRefusal
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError.socket(String(cString: strerror(errno))) }
         var one: Int32 = 1
@@ -93,7 +99,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops accepting, wakes idle keep-alive connections, and waits (up to `grace` seconds) for
-    /// in-flight requests to be answered.
+    /// in-flight requests (partly received or being handled) to be answered.
     public func stop(grace: Double = 10) {
         let idle: [any ByteStream & Sendable] = state.withLock { s in
             s.stopping = true
@@ -110,6 +116,12 @@ public final class HTTPServer: Sendable {
     }
 
     public var activeConnections: Int { state.withLock { $0.active } }
+
+    /// Atomically swaps the TLS context (reloaded trust anchors and CRLs): connections accepted from
+    /// now on use it; established ones keep the context they were verified with. No-op on a plain listener.
+    public func replaceTLS(_ context: TLSServerContext) {
+        tls.withLock { if $0 != nil { $0 = context } }
+    }
 
     private func acceptLoop() {
         while true {
@@ -147,7 +159,7 @@ public final class HTTPServer: Sendable {
         Socket.setTimeout(fd, SO_SNDTIMEO, config.readTimeout)
         var context = ConnectionContext(remoteAddress: remote, peer: nil, tlsVersion: nil)
         let stream: any ByteStream & Sendable
-        if let tls {
+        if let tls = tls.withLock({ $0 }) {
             guard let s = try? TLSStream(fd: fd, context: tls) else { Glibc.close(fd); return }
             do {
                 try s.handshake()
@@ -187,7 +199,7 @@ public final class HTTPServer: Sendable {
                 var timeout = idle ? config.idleTimeout : config.readTimeout
                 if let s = started {
                     let left = config.headDeadline - Date().timeIntervalSince(s)
-                    if left <= 0 { respond(HTTPResponse(status: 408), keepAlive: false, on: stream); return }
+                    if left <= 0 { refuseSlow(on: stream); return }
                     timeout = min(timeout, left)
                 }
                 stream.setReadTimeout(timeout)
@@ -198,7 +210,7 @@ public final class HTTPServer: Sendable {
                 switch result {
                 case .success(let count): n = count
                 case .failure(.timeout):
-                    if !parser.isIdle { respond(HTTPResponse(status: 408), keepAlive: false, on: stream) }
+                    if !parser.isIdle { refuseSlow(on: stream) }
                     return
                 case .failure: return
                 }
@@ -209,6 +221,8 @@ public final class HTTPServer: Sendable {
                     respondError(error, on: stream)
                     return
                 }
+                // A request being received is in flight: a graceful stop waits for it too.
+                if !parser.isIdle { state.withLock { $0.streams[id]?.busy = true } }
             }
             guard case .request(let request) = event else { return }
             state.withLock { s in s.streams[id]?.busy = true; s.inFlight += 1 }
@@ -226,7 +240,13 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    private func refuseSlow(on stream: any ByteStream) {
+        onRefusal?(408, "request not received in time")
+        respond(HTTPResponse(status: 408), keepAlive: false, on: stream)
+    }
+
     private func respondError(_ error: HTTPParseError, on stream: any ByteStream) {
+        onRefusal?(error.status, error.message)
         let body = OperationOutcomeBuilder.json([OutcomeIssue(severity: .error, code: error.status == 413 ? .tooLong : .structure,
                                                               message: "HTTP request refused: \(error.message)")]).serialized()
         respond(HTTPResponse(status: error.status, headers: [("Content-Type", "application/fhir+json")], body: body), keepAlive: false, on: stream)

@@ -27,6 +27,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var trustedProxies: [String] = []
     public var proxyCertificateHeader = "X-SSL-Client-Cert"
     public var logLevel = "info"
+    /// RFC 8705 thumbprints (`x5t#S256`) of the operator certificates: the admin API and `/metrics`
+    /// answer only to these (over the same mTLS listener).
+    public var operatorThumbprints: [String] = []
 
     public init() {}
 
@@ -47,7 +50,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         ("readTimeoutSeconds", "READ_TIMEOUT_SECONDS"), ("idleTimeoutSeconds", "IDLE_TIMEOUT_SECONDS"),
         ("rateLimitPerSecond", "RATE_LIMIT_PER_SECOND"), ("rateLimitBurst", "RATE_LIMIT_BURST"), ("sandbox", "SANDBOX"),
         ("reverseProxy", "REVERSE_PROXY"), ("trustedProxies", "TRUSTED_PROXIES"), ("proxyCertificateHeader", "PROXY_CERTIFICATE_HEADER"),
-        ("logLevel", "LOG_LEVEL"),
+        ("logLevel", "LOG_LEVEL"), ("operatorThumbprints", "OPERATOR_THUMBPRINTS"),
     ]
 
     /// Loads `path` (if given) and applies the environment. Unknown keys are refused, so a typo
@@ -110,6 +113,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case "trustedProxies": trustedProxies = list()
         case "proxyCertificateHeader": proxyCertificateHeader = v
         case "logLevel": logLevel = v
+        case "operatorThumbprints": operatorThumbprints = list()
         default: throw .invalid("unknown key '\(key)'")
         }
     }

@@ -30,20 +30,24 @@ public final class Metrics: Sendable {
     }
 
     public func recordTLSFailure(reason: String) {
-        // Reasons are bucketed so that certificate contents never become label values.
-        let bucket: String
-        switch reason {
-        case let r where r.contains("revoked"): bucket = "revoked"
-        case let r where r.contains("expired"): bucket = "expired"
-        case let r where r.contains("not yet valid"): bucket = "not_yet_valid"
-        case let r where r.contains("purpose") || r.contains("key usage"): bucket = "wrong_usage"
-        case let r where r.contains("issuer") || r.contains("self-signed") || r.contains("unknown ca"): bucket = "unknown_ca"
-        case let r where r.contains("no client certificate") || r.contains("did not return a certificate"): bucket = "no_certificate"
-        case let r where r.contains("protocol") || r.contains("version"): bucket = "protocol"
-        case let r where r.contains("timeout"): bucket = "timeout"
-        default: bucket = "other"
-        }
+        let bucket = Metrics.tlsFailureBucket(reason)
         state.withLock { $0.tlsFailures[bucket, default: 0] += 1 }
+    }
+
+    /// Reasons are bucketed so that certificate contents never become label values or audit text.
+    public static func tlsFailureBucket(_ reason: String) -> String {
+        switch reason {
+        case let r where r.contains("revoked"): "revoked"
+        case let r where r.contains("expired"): "expired"
+        case let r where r.contains("not yet valid"): "not_yet_valid"
+        case let r where r.contains("too weak") || r.contains("too small"): "weak_key"
+        case let r where r.contains("purpose") || r.contains("key usage"): "wrong_usage"
+        case let r where r.contains("issuer") || r.contains("self-signed") || r.contains("unknown ca"): "unknown_ca"
+        case let r where r.contains("no client certificate") || r.contains("did not return a certificate"): "no_certificate"
+        case let r where r.contains("protocol") || r.contains("version"): "protocol"
+        case let r where r.contains("timeout"): "timeout"
+        default: "other"
+        }
     }
 
     public func recordToken(issued: Bool) {

@@ -21,18 +21,20 @@ public struct QueryParameters: Sendable, Equatable {
 
     public init(items: [(name: String, value: String)]) { self.items = items }
 
-    public init(query: Substring?) throws(DecodingError) {
+    /// `plusIsSpace`: HTML form data (`application/x-www-form-urlencoded`, e.g. an OAuth token
+    /// request) encodes a space as `+`; FHIR query strings do not.
+    public init(query: Substring?, plusIsSpace: Bool = false) throws(DecodingError) {
         items = []
         guard let query, !query.isEmpty else { return }
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = try Self.decode(kv[0])
-            let value = kv.count > 1 ? try Self.decode(kv[1]) : ""
+            let name = try Self.decode(kv[0], plusIsSpace: plusIsSpace)
+            let value = kv.count > 1 ? try Self.decode(kv[1], plusIsSpace: plusIsSpace) : ""
             items.append((name, value))
         }
     }
 
-    static func decode(_ s: Substring) throws(DecodingError) -> String {
+    static func decode(_ s: Substring, plusIsSpace: Bool = false) throws(DecodingError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         var it = Array(s.utf8)[...]
@@ -42,7 +44,7 @@ public struct QueryParameters: Sendable, Equatable {
                 out.append(h << 4 | l)
                 it = it.dropFirst(2)
             } else {
-                out.append(c)
+                out.append(plusIsSpace && c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c)
             }
         }
         guard let str = String(validating: out, as: UTF8.self) else { throw .notUTF8(String(s)) }

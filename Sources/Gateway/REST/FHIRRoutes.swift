@@ -1,0 +1,193 @@
+import Foundation
+import FHIRModels
+
+/// The FHIR API as it exists now. Later flows add their routes here; `metadata` must list exactly
+/// the routes registered (the test compares them).
+enum FHIRRoutes {
+    /// Resource interactions served: (type, interaction, path pattern).
+    static let interactions: [(type: String, interaction: FHIRInteraction, pattern: String)] = [
+        ("Task", .search, "/fhir/Task"),
+        ("Task", .read, "/fhir/Task/{id}"),
+    ]
+    /// Search parameters accepted on `search` (anything else is 400 not-supported, security.md §3.7.6).
+    static let searchParameters: [(name: String, type: String)] = [("_lastUpdated", "date"), ("_count", "number")]
+    static let controlParameters: Set<String> = ["_format", "_cursor"]
+    /// Oldest `_lastUpdated` lower bound a poll may ask for (first connection: J-30).
+    static let maxWindowDays = 30.0
+
+    static func register(in r: inout Router, store: any GatewayStore) {
+        r.add("GET", "/fhir/metadata", .certificate) { ctx in
+            FHIRResponse.resource(capabilityStatement(baseURL: ctx.baseURL), format: ctx.format)
+        }
+        // SMART discovery and RFC 8414 metadata: the same facts as the CapabilityStatement's security.
+        for path in ["/fhir/.well-known/smart-configuration", "/.well-known/oauth-authorization-server"] {
+            r.add("GET", path, .certificate) { ctx in
+                HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: discovery(baseURL: ctx.baseURL).serialized())
+            }
+        }
+        r.add("GET", "/fhir/Task", .fhir(.init("Task", .search))) { ctx throws(FHIRError) in
+            try search(ctx, type: "Task", store: store)
+        }
+        r.add("GET", "/fhir/Task/{id}", .fhir(.init("Task", .read))) { ctx throws(FHIRError) in
+            try read(ctx, type: "Task", store: store)
+        }
+    }
+
+    static func storeFailure(_ error: any Error) -> FHIRError {
+        Log.error("store.failed", [("error", "\(error)")])
+        return FHIRError(status: 500, code: .exception, rule: "STORE", "erreur interne de stockage")
+    }
+
+    static func parse(_ stored: StoredResource) throws(FHIRError) -> ElementTree {
+        do { return try FHIRJSONReader.read(stored.body) } catch {
+            Log.error("store.unreadable", [("type", stored.type), ("id", stored.id)])
+            throw FHIRError(status: 500, code: .exception, rule: "STORE", "ressource stockée illisible")
+        }
+    }
+
+    static func read(_ ctx: Router.Context, type: String, store: any GatewayStore) throws(FHIRError) -> HTTPResponse {
+        guard let caller = ctx.caller, let id = ctx.path["id"] else { throw FHIRError(status: 500, code: .exception, rule: "ROUTE", "route mal déclarée") }
+        let found: StoredResource?
+        do { found = try store.read { tx in try tx.read(tenant: caller.tenant, type: type, id: id) } } catch { throw storeFailure(error) }
+        // Outside the perimeter and absent look the same (security.md §3.7.5: 404, existence does not leak).
+        guard let found else { throw FHIRError(status: 404, code: .notFound, rule: "NOT-FOUND", "\(type)/\(id) introuvable") }
+        var response = FHIRResponse.resource(try parse(found), format: ctx.format)
+        response.headers.append(("ETag", "W/\"\(found.versionId)\""))
+        response.headers.append(("Last-Modified", HTTPResponse.httpDate(Date(timeIntervalSince1970: Double(found.lastUpdated.milliseconds) / 1000))))
+        return response
+    }
+
+    static func search(_ ctx: Router.Context, type: String, store: any GatewayStore) throws(FHIRError) -> HTTPResponse {
+        guard let caller = ctx.caller else { throw FHIRError(status: 500, code: .exception, rule: "ROUTE", "route mal déclarée") }
+        var bounds: [LastUpdatedBound] = []
+        var count = PageSize.defaultSize
+        let oldest = Date().addingTimeInterval(-maxWindowDays * 86400)
+        for (name, value) in ctx.query.items {
+            switch name {
+            case "_lastUpdated":
+                let bound: DateBound
+                do { bound = try DateBound.parse(value) } catch {
+                    throw FHIRError(status: 400, code: .value, rule: "SEARCH-VALUE", error.description)
+                }
+                func ts(_ d: Date) -> Timestamp { Timestamp(milliseconds: Int64((d.timeIntervalSince1970 * 1000).rounded(.down))) }
+                switch bound.comparator {
+                case .gt: bounds.append(.init(.ge, ts(bound.end)))
+                case .ge: bounds.append(.init(.ge, ts(bound.start)))
+                case .lt: bounds.append(.init(.lt, ts(bound.start)))
+                case .le: bounds.append(.init(.lt, ts(bound.end)))
+                default:
+                    throw FHIRError(status: 400, code: .notSupported, rule: "SEARCH-PREFIX", "_lastUpdated accepte les préfixes gt, ge, lt, le")
+                }
+                if bound.comparator == .gt || bound.comparator == .ge, bound.start < oldest {
+                    throw FHIRError(status: 400, code: .value, rule: "SEARCH-WINDOW", "_lastUpdated ne peut remonter à plus de 30 jours")
+                }
+            case "_count":
+                do { count = try PageSize.parse(value) } catch { throw FHIRError(status: 400, code: .value, rule: "SEARCH-VALUE", error.description) }
+            case let n where controlParameters.contains(n):
+                continue
+            default:
+                throw FHIRError(status: 400, code: .notSupported, rule: "SEARCH-PARAMETER", "paramètre de recherche non pris en charge : \(name)")
+            }
+        }
+        let page: SearchPage
+        do {
+            page = try store.read { tx in
+                try tx.search(SearchQuery(tenant: caller.tenant, type: type, lastUpdated: bounds, count: count, cursor: ctx.query.first("_cursor")))
+            }
+        } catch StoreError.invalidCursor {
+            throw FHIRError(status: 400, code: .value, rule: "SEARCH-CURSOR", "_cursor invalide")
+        } catch { throw storeFailure(error) }
+        var b = ElementTreeBuilder(resourceType: "Bundle")
+        b.primitive("type", "searchset")
+        let selfQuery = ctx.query.items.filter { $0.name != "_cursor" }
+        func link(_ relation: String, _ items: [(name: String, value: String)]) {
+            b.begin("link"); b.primitive("relation", relation)
+            b.primitive("url", "\(ctx.baseURL)/fhir/\(type)" + (items.isEmpty ? "" : "?" + items.map { "\(escape($0.name))=\(escape($0.value))" }.joined(separator: "&")))
+            b.end()
+        }
+        link("self", ctx.query.items)
+        if let next = page.next { link("next", selfQuery + [("_cursor", next)]) }
+        for stored in page.resources {
+            let tree = try parse(stored)
+            b.begin("entry")
+            b.primitive("fullUrl", "\(ctx.baseURL)/fhir/\(type)/\(stored.id)")
+            b.copy("resource", from: tree)
+            b.begin("search"); b.primitive("mode", "match"); b.end()
+            b.end()
+        }
+        return FHIRResponse.resource(b.build(), format: ctx.format)
+    }
+
+    static func escape(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~:")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    /// The scopes that have a route: one `system/<Type>.<letters>` per type, letters in `cruds` order.
+    static var resourceTypes: [String] {
+        var types: [String] = []
+        for i in interactions where !types.contains(i.type) { types.append(i.type) }
+        return types
+    }
+
+    static var scopesServed: [String] {
+        resourceTypes.map { type in
+            let letters = Set(interactions.filter { $0.type == type }.map(\.interaction.permission))
+            return "system/\(type)." + String("cruds".filter { letters.contains($0) })
+        }
+    }
+
+    static func discovery(baseURL: String) -> JSONValue {
+        .object([
+            ("issuer", .string(baseURL)),
+            ("token_endpoint", .string("\(baseURL)/oauth/token")),
+            ("grant_types_supported", .array([.string("client_credentials")])),
+            ("token_endpoint_auth_methods_supported", .array([.string("client_secret_basic"), .string("client_secret_post")])),
+            ("tls_client_certificate_bound_access_tokens", .bool(true)),
+            ("scopes_supported", .array(scopesServed.map { .string($0) })),
+            ("capabilities", .array([.string("client-confidential-symmetric")])),
+        ])
+    }
+
+    /// Exactly what is served now: mTLS + OAuth client credentials (SMART `oauth-uris` with the
+    /// token URL), JSON and XML, and the resource interactions of `interactions`.
+    static func capabilityStatement(baseURL: String) -> ElementTree {
+        var b = ElementTreeBuilder(resourceType: "CapabilityStatement")
+        b.primitive("status", "active")
+        b.primitive("date", "2026-01-01")
+        b.primitive("publisher", "fhir-gateway")
+        b.primitive("kind", "instance")
+        b.begin("software"); b.primitive("name", "fhir-gateway"); b.end()
+        b.begin("implementation"); b.primitive("description", "Passerelle FHIR R4 de la plateforme d'orientation"); b.primitive("url", "\(baseURL)/fhir"); b.end()
+        b.primitive("fhirVersion", "4.0.1")
+        b.primitive("format", "json")
+        b.primitive("format", "xml")
+        b.begin("rest")
+        b.primitive("mode", "server")
+        b.begin("security")
+        b.begin("extension")
+        b.primitive("url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris")
+        b.begin("extension"); b.primitive("url", "token"); b.primitive("valueUri", "\(baseURL)/oauth/token"); b.end()
+        b.end()
+        b.primitive("cors", false)
+        b.begin("service")
+        b.begin("coding"); b.primitive("system", "http://terminology.hl7.org/CodeSystem/restful-security-service"); b.primitive("code", "SMART-on-FHIR"); b.end()
+        b.end()
+        b.primitive("description", "TLS mutuel (certificat IGC-Santé ORG AUTH_CLI) puis OAuth 2.0 client credentials ; jeton Bearer lié au certificat (RFC 8705) ; en-tête struct_idnat = 1 + FINESS EG.")
+        b.end()
+        for type in resourceTypes {
+            b.begin("resource")
+            b.primitive("type", type)
+            for i in interactions where i.type == type {
+                b.begin("interaction"); b.primitive("code", i.interaction == .search ? "search-type" : i.interaction.rawValue); b.end()
+            }
+            if interactions.contains(where: { $0.type == type && $0.interaction == .search }) {
+                for p in searchParameters { b.begin("searchParam"); b.primitive("name", p.name); b.primitive("type", p.type); b.end() }
+            }
+            b.end()
+        }
+        b.end()
+        return b.build()
+    }
+}

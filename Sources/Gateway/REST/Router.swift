@@ -1,0 +1,72 @@
+/// Method + path pattern → route. Patterns are literal segments and `{name}` captures, e.g.
+/// `/fhir/Task/{id}`; the pattern text is the route's name in metrics and logs (never the raw path).
+/// Each route declares what it needs from the auth step, so the chain stays visible and separate
+/// from handlers: a handler never runs before its access requirement is met.
+public struct Router: Sendable {
+    public enum Access: Sendable {
+        /// Any caller the TLS layer accepted (verified certificate), no token: /health, metadata.
+        case certificate
+        /// The token endpoint authenticates the client itself.
+        case tokenEndpoint
+        /// A certificate listed as operator in the configuration.
+        case `operator`
+        /// Bearer token + scope + struct_idnat (RequestAuthorizer).
+        case fhir(RequestAuthorizer.Requirement)
+    }
+
+    public struct Context: Sendable {
+        public var request: HTTPRequest
+        public var path: [String: String]
+        public var query: QueryParameters
+        public var format: FHIRFormat
+        public var peer: PeerCertificate?
+        public var caller: AuthorizedCaller?
+        public var requestId: String
+        public var baseURL: String
+    }
+
+    public typealias Handler = @Sendable (Context) throws(FHIRError) -> HTTPResponse
+
+    public struct Route: Sendable {
+        public var method: String
+        public var pattern: String
+        public var access: Access
+        public var handler: Handler
+        let segments: [Substring]
+    }
+
+    public enum Match {
+        case found(Route, [String: String])
+        case methodNotAllowed([String])
+        case notFound
+    }
+
+    private(set) var routes: [Route] = []
+
+    public init() {}
+
+    public mutating func add(_ method: String, _ pattern: String, _ access: Access, _ handler: @escaping Handler) {
+        routes.append(Route(method: method, pattern: pattern, access: access, handler: handler,
+                            segments: pattern.split(separator: "/")))
+    }
+
+    public func match(method: String, path: String) -> Match {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var allowed: [String] = []
+        for route in routes where route.segments.count == parts.count {
+            var captures: [String: String] = [:]
+            let matches = zip(route.segments, parts).allSatisfy { seg, part in
+                if seg.first == "{" && seg.last == "}" {
+                    guard !part.isEmpty else { return false }
+                    captures[String(seg.dropFirst().dropLast())] = String(part)
+                    return true
+                }
+                return seg == part
+            }
+            guard matches else { continue }
+            if route.method == method || (method == "HEAD" && route.method == "GET") { return .found(route, captures) }
+            allowed.append(route.method)
+        }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+    }
+}

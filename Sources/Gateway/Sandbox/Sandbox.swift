@@ -1,0 +1,157 @@
+import Foundation
+import FHIRModels
+
+/// `fhir-gateway sandbox init DIR`: a ready-to-run sandbox. DIR receives a test PKI
+/// (`scripts/make-test-pki`: one client certificate per role plus the bad certificates, issued for
+/// the first DUI's EJ), `gateway.json` (sandbox mode, SQLite file in DIR), a demo registry (EJ and EG
+/// activated, clients enrolled, one EG left inactive for tests) with one demo Task, and
+/// `sandbox.json`, which describes all of it for editors and tests.
+public enum Sandbox {
+    public struct Client: Sendable {
+        var name: String
+        var role: ClientRole
+        var legalEntity: String
+        var establishments: [(id: String, active: Bool)]
+        var scopes: [String]
+    }
+
+    /// The demo structures: two DUI of different EJs (the first owns an EG left inactive), a DPI,
+    /// the MDPH, and the operator (no EG: it uses the admin API, not the FHIR API).
+    static let clients: [Client] = [
+        Client(name: "dui-a", role: .dui, legalEntity: "1990000011", establishments: [("1990000102", true), ("1990000110", false)],
+               scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus"]),
+        Client(name: "dui-b", role: .dui, legalEntity: "1990000029", establishments: [("1990000201", true)],
+               scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus"]),
+        Client(name: "dpi", role: .dpi, legalEntity: "1990000037", establishments: [("1990000300", true)],
+               scopes: ["system/Patient.cu", "system/DocumentReference.c", "system/Bundle.c"]),
+        Client(name: "mdph", role: .mdph, legalEntity: "1990000045", establishments: [("1990000409", true)],
+               scopes: ["system/DocumentReference.cru", "system/Task.rs"]),
+        Client(name: "operator", role: .operator, legalEntity: "1990000052", establishments: [], scopes: ["system/Task.rs"]),
+    ]
+
+    public enum Failure: Error, CustomStringConvertible {
+        case pkiScriptNotFound([String])
+        case pki(String)
+        case io(String)
+        public var description: String {
+            switch self {
+            case .pkiScriptNotFound(let tried): "scripts/make-test-pki not found (tried \(tried.joined(separator: ", "))); set FHIR_GATEWAY_PKI_SCRIPT"
+            case .pki(let m): "test PKI generation failed: \(m)"
+            case .io(let m): "sandbox: \(m)"
+            }
+        }
+    }
+
+    /// The PKI script: `$FHIR_GATEWAY_PKI_SCRIPT`, else `scripts/make-test-pki` above the executable
+    /// (`.build/<config>/fhir-gateway` in a checkout) or the current directory.
+    static func pkiScript() throws(Failure) -> String {
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["FHIR_GATEWAY_PKI_SCRIPT"] { candidates.append(env) }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(dir.appendingPathComponent("scripts/make-test-pki").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        candidates.append(FileManager.default.currentDirectoryPath + "/scripts/make-test-pki")
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { throw .pkiScriptNotFound(candidates) }
+        return found
+    }
+
+    /// Creates the sandbox in `directory` (its `pki/`, database and descriptors are replaced).
+    /// Returns the descriptor written to `sandbox.json`.
+    @discardableResult
+    public static func initialize(directory: String, host: String = "127.0.0.1", port: UInt16 = 8443) throws -> JSONValue {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let pki = dir + "/pki"
+        // PKI: one certificate per client (OU = its EJ); bad certificates for the first client's EJ.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try pkiScript())
+        p.arguments = [pki] + clients.map { "\($0.name):\($0.legalEntity):\($0.name).sandbox.test" }
+        var env = ProcessInfo.processInfo.environment
+        env["PKI_TAG"] = env["PKI_TAG"] ?? "SANDBOX"
+        p.environment = env
+        let errPipe = Pipe()
+        p.standardError = errPipe
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let errData = errPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw Failure.pki(String(decoding: errData, as: UTF8.self)) }
+
+        let operatorThumbprint = try CertificateVerifier.describe(pemFile: "\(pki)/operator.crt").thumbprint
+        let configuration: JSONValue = .object([
+            ("host", .string(host)), ("port", .number(String(port))),
+            ("certificateFile", .string("pki/server-chain.crt")), ("privateKeyFile", .string("pki/server.key")),
+            ("trustFile", .string("pki/trust.pem")), ("crlFiles", .array([.string("pki/crls.pem")])),
+            ("databasePath", .string("gateway.sqlite")), ("sandbox", .bool(true)),
+            ("operatorThumbprints", .array([.string(operatorThumbprint)])),
+        ])
+        try write(configuration, to: dir + "/gateway.json")
+
+        // Registry: a fresh database.
+        for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dir + "/gateway.sqlite" + suffix) }
+        let store = try SQLiteStore(path: dir + "/gateway.sqlite")
+        let now = Timestamp.now()
+        var described: [JSONValue] = []
+        for c in clients {
+            let clientId = "vt-sbx-\(c.name)-" + SecretHasher.base64url(try SecretHasher.randomBytes(6))
+            let secret = try SecretHasher.newClientSecret()
+            // Sandbox secrets are 256 random bits: the minimum iteration count keeps the token endpoint quick.
+            let hash = try SecretHasher.hash(secret, iterations: SecretHasher.minimumIterations, now: now)
+            try store.write { tx in
+                try tx.upsertClient(ClientRecord(clientId: clientId, name: "Éditeur sandbox \(c.name)", role: c.role,
+                                                 environment: .sandbox, allowedScopes: c.scopes, createdAt: now))
+                try tx.addSecret(clientId: clientId, hash)
+                try tx.upsertLegalEntity(LegalEntity(id: c.legalEntity, name: "STRUCTURE \(c.name)"))
+                try tx.activateLegalEntity(id: c.legalEntity, by: "sandbox", at: now)
+                for eg in c.establishments {
+                    try tx.upsertGeographicEntity(GeographicEntity(id: eg.id, legalEntityId: c.legalEntity, name: "ÉTABLISSEMENT \(eg.id)"))
+                    if eg.active { try tx.activateGeographicEntity(id: eg.id, by: "sandbox", at: now) }
+                }
+                try tx.enrol(ClientEnrolment(clientId: clientId, legalEntityId: c.legalEntity,
+                                             pinnedThumbprint: c.role == .operator ? operatorThumbprint : nil))
+                try tx.audit(AuditEntry(clientId: clientId, legalEntityId: c.legalEntity, interaction: "sandbox-enrol", status: 200))
+            }
+            described.append(.object([
+                ("name", .string(c.name)), ("role", .string(c.role.rawValue)), ("clientId", .string(clientId)),
+                ("clientSecret", .string(secret)), ("cert", .string("\(pki)/\(c.name).crt")), ("key", .string("\(pki)/\(c.name).key")),
+                ("ej", .string(c.legalEntity)), ("egs", .array(c.establishments.filter(\.active).map { .string($0.id) })),
+                ("inactiveEgs", .array(c.establishments.filter { !$0.active }.map { .string($0.id) })),
+                ("scopes", .string(c.scopes.joined(separator: " "))),
+            ]))
+        }
+        // One demo Task in the first DUI's first EG, so that a poll returns something.
+        let first = clients[0]
+        try store.write { tx in
+            try tx.create(tenant: first.establishments[0].id, type: "Task", keys: [SearchKey("status", "requested")]) { meta in
+                JSONValue.object([
+                    ("resourceType", .string("Task")), ("id", .string(meta.id)),
+                    ("meta", .object([("versionId", .string(String(meta.versionId))), ("lastUpdated", .string(meta.lastUpdated.fhirInstant))])),
+                    ("status", .string("requested")), ("intent", .string("order")),
+                    ("description", .string("Tâche de démonstration du bac à sable")),
+                ]).serialized()
+            }
+        }
+        func pair(_ name: String) -> JSONValue { .object([("cert", .string("\(pki)/\(name).crt")), ("key", .string("\(pki)/\(name).key"))]) }
+        let base = "https://\(host):\(port)"
+        let descriptor: JSONValue = .object([
+            ("fhirBase", .string(base + "/fhir")), ("tokenURL", .string(base + "/oauth/token")), ("healthURL", .string(base + "/health")),
+            ("caFile", .string("\(pki)/ca.crt")), ("configFile", .string(dir + "/gateway.json")), ("database", .string(dir + "/gateway.sqlite")),
+            ("clients", .array(described)),
+            ("badCerts", .object([("revoked", pair("bad-revoked")), ("expired", pair("bad-expired")), ("notYetValid", pair("bad-notyetvalid")),
+                                  ("wrongEku", pair("bad-wrongeku")), ("foreignCa", pair("bad-foreignca"))])),
+        ])
+        try write(descriptor, to: dir + "/sandbox.json")
+        return descriptor
+    }
+
+    static func write(_ json: JSONValue, to path: String) throws {
+        var bytes = json.serialized(pretty: true)
+        bytes.append(0x0A)
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+            throw Failure.io("cannot write \(path)")
+        }
+    }
+}
