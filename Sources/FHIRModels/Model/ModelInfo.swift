@@ -43,7 +43,7 @@ public struct ModelInfo: Sendable {
     private var byName: [String: TypeID] = [:]
     /// Flat copies of what `resolve` and the readers touch per member, so the hot path reads plain
     /// integers and bytes instead of retaining the Strings and arrays inside `ElementInfo`.
-    private var hot = HotTables()
+    private let hot: HotTables
     /// Kind of each type (hot path: no reference counting).
     @inline(__always) public func kind(_ type: TypeID) -> Kind { hot.kinds[Int(type)] }
     /// Whether an element repeats (hot path).
@@ -140,16 +140,21 @@ public struct ModelInfo: Sendable {
             }
         }
         if !pending.isEmpty { pending[pending.count - 1].end = Int32(rawElements.count) }
-        for (i, p) in pending.enumerated() { byName[p.name] = TypeID(i) }
-        types = pending.map { p in
-            TypeInfo(name: p.name, kind: p.kind, isAbstract: p.abstract, base: byName[p.base] ?? -1,
+        var names: [String: TypeID] = [:]
+        for (i, p) in pending.enumerated() { names[p.name] = TypeID(i) }
+        let allTypes = pending.map { p in
+            TypeInfo(name: p.name, kind: p.kind, isAbstract: p.abstract, base: names[p.base] ?? -1,
                      jsonKind: p.json, elements: p.start..<p.end)
         }
-        elements = rawElements.map { r in
+        let allElements = rawElements.map { r in
             ElementInfo(name: r.name, nameBytes: Array(r.name.utf8), isArray: r.isArray, isChoice: r.isChoice,
-                        types: r.types.map { byName[$0] ?? -1 }, owner: TypeID(r.owner))
+                        types: r.types.map { names[$0] ?? -1 }, owner: TypeID(r.owner))
         }
-        hot = HotTables(types: types, elements: elements)
+        byName = names
+        types = allTypes
+        elements = allElements
+        // Allocated once per table (the R4 table lives for the whole process).
+        hot = HotTables(types: allTypes, elements: allElements)
     }
 }
 
@@ -165,12 +170,6 @@ private struct HotTables: @unchecked Sendable {
     var elementStart: UnsafeMutablePointer<Int32>
     var elementEnd: UnsafeMutablePointer<Int32>
     var kinds: UnsafeMutablePointer<ModelInfo.Kind>
-
-    init() {
-        names = .allocate(capacity: 1); nameOffset = .allocate(capacity: 1); nameLength = .allocate(capacity: 1)
-        firstType = .allocate(capacity: 1); choice = .allocate(capacity: 1); isArray = .allocate(capacity: 1)
-        elementStart = .allocate(capacity: 1); elementEnd = .allocate(capacity: 1); kinds = .allocate(capacity: 1)
-    }
 
     init(types: [ModelInfo.TypeInfo], elements: [ModelInfo.ElementInfo]) {
         let totalNames = elements.reduce(0) { $0 + $1.nameBytes.count }
