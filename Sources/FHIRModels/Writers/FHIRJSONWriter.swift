@@ -90,18 +90,7 @@ struct JSONTreeWriter {
         } else if n.hasValue {
             writeScalar(n)
         } else if n.flags.contains(.jsonArray) {
-            out.append(UInt8(ascii: "["))
-            var c = id + 1
-            var first = true
-            while c < n.end {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                newline(depth + 1)
-                writeValue(c, depth: depth + 1)
-                c = nodes[Int(c)].end
-            }
-            if !first { newline(depth) }
-            out.append(UInt8(ascii: "]"))
+            writeChildrenAsArray(id, depth: depth)
         } else {
             writeObject(id, depth: depth)
         }
@@ -203,23 +192,29 @@ struct JSONTreeWriter {
         }
     }
 
+    /// Unknown content that was a JSON array: the node's children are its items.
+    mutating func writeChildrenAsArray(_ id: Int32, depth: Int) {
+        let end = nodes[Int(id)].end
+        out.append(UInt8(ascii: "["))
+        var c = id + 1
+        var first = true
+        while c < end {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            newline(depth + 1)
+            writeValue(c, depth: depth + 1)
+            c = nodes[Int(c)].end
+        }
+        if !first { newline(depth) }
+        out.append(UInt8(ascii: "]"))
+    }
+
     /// The value position of a primitive: its value, `null`, or a wrongly shaped array kept as unknown content.
     mutating func writePrimitiveSlot(_ id: Int32, depth: Int) {
         let n = nodes[Int(id)]
         if !n.hasValue && n.flags.contains(.jsonArray) {
             // Write the items as they came (the node's children are the array items).
-            out.append(UInt8(ascii: "["))
-            var c = id + 1
-            var first = true
-            while c < n.end {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                newline(depth + 1)
-                writeValue(c, depth: depth + 1)
-                c = nodes[Int(c)].end
-            }
-            if !first { newline(depth) }
-            out.append(UInt8(ascii: "]"))
+            writeChildrenAsArray(id, depth: depth)
             return
         }
         writePrimitiveValue(n)
