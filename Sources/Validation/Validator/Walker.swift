@@ -68,11 +68,21 @@ struct Walker {
 
     /// Issues without exact duplicates (a base rule met again through a profile is reported once).
     func finish() -> [OutcomeIssue] {
-        var seen = Set<String>()
+        // Same key as the text `severity|code|expression|message` (case names hold no `|`), without
+        // interpolating the enums (reflection) for every issue.
+        var seen = Set<IssueKey>()
         var out: [OutcomeIssue] = []
         out.reserveCapacity(issues.count)
-        for i in issues where seen.insert("\(i.severity)|\(i.code)|\(i.expression ?? "")|\(i.message)").inserted { out.append(i) }
+        for i in issues where seen.insert(IssueKey(severity: i.severity, code: i.code, text: (i.expression ?? "") + "|" + i.message)).inserted {
+            out.append(i)
+        }
         return out
+    }
+
+    struct IssueKey: Hashable {
+        let severity: IssueSeverity
+        let code: IssueType
+        let text: String
     }
 
     var errorCount: Int { issues.reduce(0) { $0 + ($1.isError ? 1 : 0) } }

@@ -107,7 +107,7 @@ enum XHTMLChecker {
             i += 1
             let name = readName()
             if name.isEmpty { problems.append("Malformed XHTML: '<' not followed by an element name"); return problems }
-            let local = name.split(separator: ":").last.map(String.init) ?? name
+            let local = name.split(ascii: UInt8(ascii: ":")).last.map(String.init) ?? name
             let isRoot = stack.isEmpty
             if isRoot {
                 if sawRoot { problems.append("The narrative must have a single root element"); return problems }
