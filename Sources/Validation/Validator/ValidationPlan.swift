@@ -19,10 +19,15 @@ public final class ValidationPlan: Sendable {
     /// For extension definitions: the root element says `isModifier`.
     public let isModifierExtension: Bool
 
+    /// Per rule, which of the per-node rule checks can apply (read by the walk for every node: one
+    /// immutable array read instead of several accesses to the rule's mutable properties).
+    let checks: [RuleChecks]
+
     init(url: String, versionedURL: String, typeName: String, modelType: ModelInfo.TypeID, isBase: Bool,
          rules: [ElementRule], contexts: [ExtensionContext], isModifierExtension: Bool) {
         self.url = url; self.versionedURL = versionedURL; self.typeName = typeName; self.modelType = modelType
         self.isBase = isBase; self.rules = rules; self.contexts = contexts; self.isModifierExtension = isModifierExtension
+        self.checks = rules.map(RuleChecks.init)
     }
 
     /// Child rule of `rule` for an instance node instantiating model element `element`.
@@ -33,6 +38,35 @@ public final class ValidationPlan: Sendable {
         if offset >= 0 && offset < Int32(r.lookup.count) { return r.lookup[Int(offset)] }
         for c in r.children where rules[Int(c)].elementID == element { return c }
         return -1
+    }
+}
+
+/// The checks `Walker.checkRule` may have to run for a rule (computed when the plan is published, after
+/// which rules do not change).
+struct RuleChecks: OptionSet, Sendable {
+    let rawValue: UInt8
+    static let allowedTypes = RuleChecks(rawValue: 1 << 0)
+    static let fixed = RuleChecks(rawValue: 1 << 1)
+    static let pattern = RuleChecks(rawValue: 1 << 2)
+    static let maxLength = RuleChecks(rawValue: 1 << 3)
+    static let binding = RuleChecks(rawValue: 1 << 4)
+    static let targetProfiles = RuleChecks(rawValue: 1 << 5)
+    static let invariants = RuleChecks(rawValue: 1 << 6)
+    static let typeProfiles = RuleChecks(rawValue: 1 << 7)
+
+    init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    init(_ r: ElementRule) {
+        var c: RuleChecks = []
+        if !r.allowedTypes.isEmpty { c.insert(.allowedTypes) }
+        if r.fixed != nil { c.insert(.fixed) }
+        if r.pattern != nil { c.insert(.pattern) }
+        if r.maxLength > 0 { c.insert(.maxLength) }
+        if r.valueSet != nil { c.insert(.binding) }
+        if r.hasTargetProfiles { c.insert(.targetProfiles) }
+        if r.hasInvariants { c.insert(.invariants) }
+        if r.hasTypeProfiles { c.insert(.typeProfiles) }
+        self = c
     }
 }
 

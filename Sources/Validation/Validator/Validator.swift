@@ -48,6 +48,9 @@ public final class Validator: Sendable {
     let kinds: [PrimitiveKind]
     let ids: WellKnownTypes
     private let cache = Mutex<[String: PlanSlot]>([:])
+    private let targetTypes = Mutex<[ObjectIdentifier: TargetTypes]>([:])
+
+    struct TargetTypes: Sendable { let rule: ElementRule; let allowed: [String]? }
 
     enum PlanSlot: Sendable { case plan(ValidationPlan), missing }
 
@@ -82,6 +85,35 @@ public final class Validator: Sendable {
             c[url] = slot
             return plan
         }
+    }
+
+    /// Resource type names a Reference element may point to (from `targetProfile`), computed once per rule:
+    /// nil when the check does not apply (no Reference target, `Resource`/`DomainResource` allowed, or a
+    /// target profile that cannot be found). Stable because plan lookups (found or missing) are cached.
+    func allowedTargetTypes(_ rule: ElementRule) -> [String]? {
+        let key = ObjectIdentifier(rule)
+        if let hit = targetTypes.withLock({ $0[key] }) { return hit.allowed }
+        let allowed = computeAllowedTargetTypes(rule)
+        // The rule is kept alive by the entry, so its identifier cannot be reused by another object.
+        targetTypes.withLock { $0[key] = TargetTypes(rule: rule, allowed: allowed) }
+        return allowed
+    }
+
+    private func computeAllowedTargetTypes(_ rule: ElementRule) -> [String]? {
+        var allowed: [String] = []
+        for t in rule.types where t.code == "Reference" {
+            for p in t.targetProfiles {
+                if p.hasPrefix(Validator.coreBase), model.type(named: String(p.dropFirst(Validator.coreBase.count))) != nil {
+                    allowed.append(String(p.dropFirst(Validator.coreBase.count)))
+                } else if let plan = plan(for: p) {
+                    allowed.append(plan.typeName)
+                } else {
+                    return nil  // unknown target profile: cannot decide
+                }
+            }
+        }
+        guard !allowed.isEmpty, !allowed.contains("Resource"), !allowed.contains("DomainResource") else { return nil }
+        return allowed
     }
 
     private func versionless(_ url: String) -> String? {

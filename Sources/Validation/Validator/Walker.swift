@@ -241,8 +241,10 @@ struct Walker {
     // MARK: rule checks (any plan)
 
     mutating func checkRule(_ node: Int32, _ n: ElementTree.Node, _ plan: ValidationPlan, _ ruleIndex: Int32, core: Bool) {
+        let checks = plan.checks[Int(ruleIndex)]
+        if checks.isEmpty { return }
         let rule = plan.rules[Int(ruleIndex)]
-        if !rule.allowedTypes.isEmpty, n.type >= 0 {
+        if checks.contains(.allowedTypes), n.type >= 0 {
             var ok = false
             for t in rule.allowedTypes where model.isA(n.type, t) { ok = true; break }
             if !ok {
@@ -250,21 +252,21 @@ struct Walker {
                 report(.error, .structure, node, "The type '\(model[type: n.type].name)' is not allowed here by \(plan.versionedURL) (allowed: \(allowed))")
             }
         }
-        if let f = rule.fixed, !matches(node, f, exact: true) {
+        if checks.contains(.fixed), let f = rule.fixed, !matches(node, f, exact: true) {
             reportFixed(node, f, profile: plan.versionedURL + "#" + rule.id)
         }
-        if let p = rule.pattern, !matches(node, p, exact: false) {
+        if checks.contains(.pattern), let p = rule.pattern, !matches(node, p, exact: false) {
             report(.error, .value, node, "The value does not contain the pattern \(p) required by the profile \(plan.versionedURL)#\(rule.id)")
         }
-        if rule.maxLength > 0, n.hasValue {
+        if checks.contains(.maxLength), n.hasValue {
             let length = tree.bytes.withBytes(n.valueStart, n.valueLength) { b in b.reduce(0) { $0 + (($1 & 0xC0) != 0x80 ? 1 : 0) } }
             if length > Int(rule.maxLength) {
                 report(.error, .tooLong, node, "The value is \(length) characters long, more than the maximum length \(rule.maxLength) allowed by \(plan.versionedURL)#\(rule.id)")
             }
         }
-        if rule.valueSet != nil, v.terminology != nil { checkBinding(node, n, rule) }
-        if n.type == v.ids.reference && rule.hasTargetProfiles { checkReferenceTarget(node, rule) }
-        if rule.hasInvariants, let inv = v.invariants {
+        if checks.contains(.binding), v.terminology != nil { checkBinding(node, n, rule) }
+        if n.type == v.ids.reference && checks.contains(.targetProfiles) { checkReferenceTarget(node, rule) }
+        if checks.contains(.invariants), let inv = v.invariants {
             let resource: Int32? = n.flags.contains(.resource) && ruleIndex != 0 && n.parent >= 0 ? tree.resource(containing: n.parent) : nil
             for c in rule.constraints where !c.native && (core || !c.fromCore) {
                 guard let compiled = c.compiled else { continue }
@@ -273,7 +275,7 @@ struct Walker {
                 }
             }
         }
-        if rule.hasTypeProfiles { checkTypeProfiles(node, n, rule, plan) }
+        if checks.contains(.typeProfiles) { checkTypeProfiles(node, n, rule, plan) }
     }
 
     /// `type.profile` on an element: the element must conform to (one of) the named profiles.

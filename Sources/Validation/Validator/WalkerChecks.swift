@@ -270,19 +270,7 @@ extension Walker {
     }
 
     mutating func checkReferenceTarget(_ node: Int32, _ rule: ElementRule) {
-        var allowed: [String] = []
-        for t in rule.types where t.code == "Reference" {
-            for p in t.targetProfiles {
-                if p.hasPrefix(Validator.coreBase), model.type(named: String(p.dropFirst(Validator.coreBase.count))) != nil {
-                    allowed.append(String(p.dropFirst(Validator.coreBase.count)))
-                } else if let plan = v.plan(for: p) {
-                    allowed.append(plan.typeName)
-                } else {
-                    return  // unknown target profile: cannot decide
-                }
-            }
-        }
-        guard !allowed.isEmpty, !allowed.contains("Resource"), !allowed.contains("DomainResource") else { return }
+        guard let allowed = v.allowedTargetTypes(rule) else { return }
         guard let (type, ref) = referencedType(node) else { return }
         if !allowed.contains(type) {
             report(.error, .structure, node, "The type '\(type)' implied by the reference \(ref) is not a valid target for this element (must be one of [\(allowed.joined(separator: ", "))])")
