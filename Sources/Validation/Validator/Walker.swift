@@ -140,10 +140,8 @@ struct Walker {
         let n = tree[node]
         if core && nodeChecks { checkNode(node, n) }
         checkRule(node, n, plan, ruleIndex, core: core)
-        var source = ruleIndex
-        let rule = plan.rules[Int(ruleIndex)]
-        if rule.children.isEmpty && rule.contentReference >= 0 { source = rule.contentReference }
-        if !plan.rules[Int(source)].children.isEmpty {
+        let source = plan.walkInfo[Int(ruleIndex)].childSource
+        if source >= 0 {
             walkChildren(node, plan, source, core: core)
         } else if core, n.type >= 0, !(n.end == node + 1 && model.kind(n.type) == .primitive) {
             // The element's type is not expanded in this definition: use the type's own definition.
@@ -177,15 +175,16 @@ struct Walker {
                 c = groupEnd
                 continue
             }
-            let cr = plan.rules[Int(child)]
-            if cr.max >= 0 && count > cr.max {
+            let cw = plan.walkInfo[Int(child)]
+            if cw.max >= 0 && count > cw.max {
+                let cr = plan.rules[Int(child)]
                 if cr.max == 0 {
                     report(.error, .structure, node, "\(cr.path): max allowed = 0, but found \(count) (from \(plan.versionedURL))")
                 } else {
                     report(.error, .structure, node, "\(cr.path): max allowed = \(cr.max), but found \(count) (from \(plan.versionedURL))")
                 }
             }
-            if !cr.slices.isEmpty {
+            if cw.hasSlices {
                 walkSlices(parent: node, from: c, to: groupEnd, plan, child, core: core)
             } else {
                 var m = c
@@ -196,6 +195,7 @@ struct Walker {
             }
             c = groupEnd
         }
+        guard plan.walkInfo[Int(ruleIndex)].hasRequired else { return }
         let rule = plan.rules[Int(ruleIndex)]
         for req in rule.requiredChildren {
             let rr = plan.rules[Int(req)]
