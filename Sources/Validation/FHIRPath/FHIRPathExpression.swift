@@ -42,12 +42,13 @@ public struct FHIRPathExpression: Sendable {
     /// item is an error (a constraint must produce at most one Boolean).
     public func isTrue(_ tree: ElementTree, node: ElementTree.NodeID,
                        environment: FHIRPathEnvironment = .init()) throws(FHIRPathError) -> Bool {
-        let r = try evaluate(tree, node: node, environment: environment)
+        // One evaluator for the evaluation and the Boolean conversion (as `evaluate`, without a second copy).
+        let ev = FPEvaluator(tree: tree, context: node, environment: environment)
+        let r = try ev.eval(code, [.node(node)], FPVars(this: .node(node)))
         if r.isEmpty { return true }
         guard r.count == 1 else {
             throw FHIRPathError(.execution, "the expression returned \(r.count) items where one Boolean was expected")
         }
-        let ev = FPEvaluator(tree: tree, context: node, environment: environment)
         if case .boolean(let b)? = ev.systemValue(r[0]) { return b }
         return true
     }

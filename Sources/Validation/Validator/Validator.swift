@@ -49,6 +49,13 @@ public final class Validator: Sendable {
     let ids: WellKnownTypes
     private let cache = Mutex<[String: PlanSlot]>([:])
     private let targetTypes = Mutex<[ObjectIdentifier: TargetTypes]>([:])
+    /// Answers of the terminology store by (code, system, display, value set); only for a
+    /// `TerminologyStore`, a value whose answers cannot change once the validator holds it.
+    private let codeResults = Mutex<[CodeKey: CodeValidation]>([:])
+    private let memoizeCodes: Bool
+    static let codeResultLimit = 50_000
+
+    struct CodeKey: Hashable, Sendable { let code: String; let system: String?; let display: String?; let valueSet: String }
 
     struct TargetTypes: Sendable { let rule: ElementRule; let allowed: [String]? }
 
@@ -66,6 +73,18 @@ public final class Validator: Sendable {
         self.compiler = PlanCompiler(model: model, invariants: evaluator)
         self.kinds = model.types.map { $0.kind == .primitive ? PrimitiveKind(name: $0.name) : .none }
         self.ids = WellKnownTypes(model)
+        self.memoizeCodes = terminology is TerminologyStore
+    }
+
+    /// `terminology.validate(...)`, remembered per distinct question when the provider is a `TerminologyStore`.
+    func validateCode(_ terminology: any TerminologyProvider, code: String, system: String?, display: String?,
+                      valueSet: String) -> CodeValidation {
+        guard memoizeCodes else { return terminology.validate(code: code, system: system, display: display, valueSet: valueSet) }
+        let key = CodeKey(code: code, system: system, display: display, valueSet: valueSet)
+        if let hit = codeResults.withLock({ $0[key] }) { return hit }
+        let r = terminology.validate(code: code, system: system, display: display, valueSet: valueSet)
+        codeResults.withLock { if $0.count < Self.codeResultLimit { $0[key] = r } }
+        return r
     }
 
     /// The compiled plan of a StructureDefinition (compiled on first use, then cached); nil when the
