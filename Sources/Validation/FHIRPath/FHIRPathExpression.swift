@@ -7,6 +7,8 @@ import FHIRModels
 public struct FHIRPathExpression: Sendable {
     public let text: String
     let code: FPCode
+    /// Set when the expression is a combination of path existence tests (see `FPFastShape`).
+    let fastShape: FPFastShape?
 
     public init(_ text: String) throws(FHIRPathError) {
         try self.init(text, contextType: nil)
@@ -20,6 +22,7 @@ public struct FHIRPathExpression: Sendable {
         let ast = try parser.parseAll()
         var compiler = FPCompiler(model: .r4)
         code = try compiler.compile(ast)
+        fastShape = FPFastShape(code)
         var start: [ModelInfo.TypeID]? = nil
         if let contextType {
             guard let t = ModelInfo.r4.type(named: contextType) else {
@@ -41,6 +44,13 @@ public struct FHIRPathExpression: Sendable {
     /// A single item that is not a Boolean counts as true (FHIRPath singleton evaluation); more than one
     /// item is an error (a constraint must produce at most one Boolean).
     public func isTrue(_ tree: ElementTree, node: ElementTree.NodeID,
+                       environment: FHIRPathEnvironment = .init()) throws(FHIRPathError) -> Bool {
+        if let fastShape { return fastShape.evaluate(tree, node) }
+        return try isTrueGeneric(tree, node: node, environment: environment)
+    }
+
+    /// `isTrue` through the general evaluator (the reference the fast shapes are tested against).
+    func isTrueGeneric(_ tree: ElementTree, node: ElementTree.NodeID,
                        environment: FHIRPathEnvironment = .init()) throws(FHIRPathError) -> Bool {
         // One evaluator for the evaluation and the Boolean conversion (as `evaluate`, without a second copy).
         let ev = FPEvaluator(tree: tree, context: node, environment: environment)

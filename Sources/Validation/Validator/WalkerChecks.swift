@@ -197,6 +197,7 @@ extension Walker {
         }
         let parts = ref.split(ascii: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         let idOK: (Substring) -> Bool = { s in
+            if let ok = s.utf8.withContiguousStorageIfAvailable({ PrimitiveFormats.check(.id, $0) == nil }) { return ok }
             var x = String(s)
             return x.withUTF8 { PrimitiveFormats.check(.id, $0) == nil }
         }
