@@ -45,7 +45,7 @@ public struct FHIRPathExpression: Sendable {
     /// item is an error (a constraint must produce at most one Boolean).
     public func isTrue(_ tree: ElementTree, node: ElementTree.NodeID,
                        environment: FHIRPathEnvironment = .init()) throws(FHIRPathError) -> Bool {
-        if let fastShape { return fastShape.evaluate(tree, node) }
+        if let fastShape, let answer = fastShape.decide(tree, node) { return answer }
         return try isTrueGeneric(tree, node: node, environment: environment)
     }
 
