@@ -128,5 +128,62 @@ import FHIRModels
         #expect(Set(falses.keys).isSubset(of: ["dom-6", "nsd-0", "pdf-0", "tst-0"]), "\(falses)")
     }
 
+    /// Invariants evaluated through `FPFastShape` give the general evaluator's answer on every node of
+    /// every official example they apply to.
+    @Test func fastShapesAgreeWithTheEvaluatorOnOfficialExamples() throws {
+        guard let constraints = try Self.loadConstraints() else { print("R4 definitions not found; skipped"); return }
+        let byType = try Self.constraintsByType(constraints).mapValues { $0.filter { $0.1.fastShape != nil } }
+        let dir = Self.reference.appendingPathComponent("fhir-r4/examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }.sorted()
+        var compared = 0, falses = 0, decided = 0
+        var disagreements: [String] = []
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: dir.appendingPathComponent(file).path),
+                  let tree = try? FHIRJSONReader.read(Array(data)) else { continue }
+            for id in 0..<ElementTree.NodeID(tree.nodes.count) {
+                let t = tree[id].type
+                guard t >= 0, let list = byType[t] else { continue }
+                for (key, expr) in list {
+                    let fast = try? expr.isTrue(tree, node: id), generic = try? expr.isTrueGeneric(tree, node: id)
+                    compared += 1
+                    if fast == false { falses += 1 }
+                    if expr.fastShape?.decide(tree, id) != nil { decided += 1 }
+                    if fast != generic { disagreements.append("\(file) \(tree.path(id)) \(key): fast \(String(describing: fast)), evaluator \(String(describing: generic))") }
+                }
+            }
+        }
+        for d in disagreements.prefix(20) { print("  DISAGREE \(d)") }
+        #expect(compared > 10_000)
+        #expect(decided > 10_000)
+        #expect(falses > 0)
+        #expect(disagreements.isEmpty)
+    }
+
+    /// Shapes recognised, and the same answers as the evaluator on a small tree, node by node (type-name
+    /// roots, choice elements, primitives with extensions, unknown names, nested paths).
+    @Test func fastShapesOnTheTestPatient() throws {
+        let tree = try FHIRPathTests.tree()
+        let shaped = ["name.exists()", "Patient.name.given.exists()", "name.given.empty() or active.exists()",
+                      "deceased.exists() and multipleBirth.empty()", "birthDate.extension.exists() implies contained.exists()",
+                      "contained.name.exists() xor managingOrganization.reference.empty()", "extension.value.exists()",
+                      "nope.empty()", "Patient.exists()", "HumanName.given.exists()", "given.exists() or family.empty()",
+                      "id.exists() and (text.empty() or text.`div`.exists())", "name.exists().not()",
+                      "managingOrganization.reference.startsWith('#').not() or (name.count() > 5)",
+                      "name.given.startsWith('Z')", "gender.startsWith('').not() implies name.where(use = 'x').exists()",
+                      "birthDate.startsWith('1980') and active.exists()", "active.startsWith('t')", "id.startsWith('p')",
+                      "name.exists() or name.count() = 2"]
+        for text in shaped {
+            let e = try FHIRPathExpression(text)
+            #expect(e.fastShape != nil, "\(text) should be a fast shape")
+            for id in 0..<ElementTree.NodeID(tree.nodes.count) {
+                #expect((try? e.isTrue(tree, node: id)) == (try? e.isTrueGeneric(tree, node: id)), "\(text) at \(tree.path(id))")
+            }
+        }
+        for text in ["name.exists(use = 'official')", "name.count() > 1", "%resource.name.exists()", "name.first().exists()",
+                     "name[0].exists()", "(name | contact).exists()", "name.count() > 1 or name.exists()"] {
+            #expect(try FHIRPathExpression(text).fastShape == nil, "\(text) is not a fast shape")
+        }
+    }
+
     static let exampleLimit = 10_000
 }

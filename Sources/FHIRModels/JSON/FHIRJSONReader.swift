@@ -130,6 +130,8 @@ private struct TreeBuilder {
             }
         }
         var k = base
+        // Copied once here: a closure reading `self.model` inside this mutating method copies it each time.
+        let model = self.model
         while k < memberStack.count {
             let m = memberStack[k]
             k += 1

@@ -7,6 +7,8 @@ import FHIRModels
 public struct FHIRPathExpression: Sendable {
     public let text: String
     let code: FPCode
+    /// Set when the expression is a combination of path existence tests (see `FPFastShape`).
+    let fastShape: FPFastShape?
 
     public init(_ text: String) throws(FHIRPathError) {
         try self.init(text, contextType: nil)
@@ -20,6 +22,7 @@ public struct FHIRPathExpression: Sendable {
         let ast = try parser.parseAll()
         var compiler = FPCompiler(model: .r4)
         code = try compiler.compile(ast)
+        fastShape = FPFastShape(code)
         var start: [ModelInfo.TypeID]? = nil
         if let contextType {
             guard let t = ModelInfo.r4.type(named: contextType) else {
@@ -42,12 +45,20 @@ public struct FHIRPathExpression: Sendable {
     /// item is an error (a constraint must produce at most one Boolean).
     public func isTrue(_ tree: ElementTree, node: ElementTree.NodeID,
                        environment: FHIRPathEnvironment = .init()) throws(FHIRPathError) -> Bool {
-        let r = try evaluate(tree, node: node, environment: environment)
+        if let fastShape, let answer = fastShape.decide(tree, node) { return answer }
+        return try isTrueGeneric(tree, node: node, environment: environment)
+    }
+
+    /// `isTrue` through the general evaluator (the reference the fast shapes are tested against).
+    func isTrueGeneric(_ tree: ElementTree, node: ElementTree.NodeID,
+                       environment: FHIRPathEnvironment = .init()) throws(FHIRPathError) -> Bool {
+        // One evaluator for the evaluation and the Boolean conversion (as `evaluate`, without a second copy).
+        let ev = FPEvaluator(tree: tree, context: node, environment: environment)
+        let r = try ev.eval(code, [.node(node)], FPVars(this: .node(node)))
         if r.isEmpty { return true }
         guard r.count == 1 else {
             throw FHIRPathError(.execution, "the expression returned \(r.count) items where one Boolean was expected")
         }
-        let ev = FPEvaluator(tree: tree, context: node, environment: environment)
         if case .boolean(let b)? = ev.systemValue(r[0]) { return b }
         return true
     }

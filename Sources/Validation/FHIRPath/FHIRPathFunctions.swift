@@ -147,7 +147,7 @@ extension FPEvaluator {
             switch f {
             case .startsWith: return [.boolean(s.hasPrefix(sub))]
             case .endsWith: return [.boolean(s.hasSuffix(sub))]
-            default: return [.boolean(s.contains(sub))]
+            default: return [.boolean(containsASCIIFast(s, sub, fallback: { s.contains(sub) }))]
             }
         case .upper, .lower, .length, .toChars, .trim:
             guard let s = try stringInput(input, f, pos) else { return [] }
@@ -492,7 +492,12 @@ extension FPEvaluator {
     }
 
     func regex(_ pattern: String, _ pos: Int) throws(FHIRPathError) -> NSRegularExpression {
-        do { return try NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]) } catch {
+        if let re = FPRegexCache.shared.get(pattern) { return re }
+        do {
+            let re = try NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators])
+            FPRegexCache.shared.put(pattern, re)
+            return re
+        } catch {
             throw fail("invalid regular expression '\(pattern)'", pos)
         }
     }
@@ -711,5 +716,26 @@ extension FPEvaluator {
             return [.decimal(FHIRPathDecimal(r, scale: places))]
         default: throw fail("\(f.rawValue)() is not a math function", pos)
         }
+    }
+}
+
+/// Compiled regular expressions by pattern (all compiled with the same options): invariants such as
+/// `name.matches('[A-Z]([A-Za-z0-9_]){0,254}')` run on every node of their type. `NSRegularExpression`
+/// is immutable once built and documented as safe to use from several threads. Bounded: past
+/// `limit` patterns, new ones are compiled each time as before.
+final class FPRegexCache: @unchecked Sendable {
+    static let shared = FPRegexCache()
+    private let lock = NSLock()
+    private var table: [String: NSRegularExpression] = [:]
+    private let limit = 512
+
+    func get(_ pattern: String) -> NSRegularExpression? {
+        lock.lock(); defer { lock.unlock() }
+        return table[pattern]
+    }
+
+    func put(_ pattern: String, _ re: NSRegularExpression) {
+        lock.lock(); defer { lock.unlock() }
+        if table.count < limit { table[pattern] = re }
     }
 }

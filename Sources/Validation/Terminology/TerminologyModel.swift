@@ -170,7 +170,7 @@ enum CanonicalVersion {
 
     /// Splits `url|version`.
     static func split(_ canonical: String) -> (url: String, version: String?) {
-        guard let bar = canonical.firstIndex(of: "|") else { return (canonical, nil) }
+        guard let bar = canonical.firstIndex(ofASCII: UInt8(ascii: "|")) else { return (canonical, nil) }
         let v = String(canonical[canonical.index(after: bar)...])
         return (String(canonical[..<bar]), v.isEmpty ? nil : v)
     }

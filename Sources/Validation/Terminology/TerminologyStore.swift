@@ -411,9 +411,12 @@ public struct TerminologyStore: TerminologyProvider, Sendable {
         let cs = codeSystem(url: system, version: m?.allVersion)
         let concept = cs?[code]
         let inactive = vs.includesInactive ? nil : concept?.inactiveReason(referenceDate: referenceDate)
-        let csLabel = cs.map { $0.label } ?? system
-        let unknownCode = Check(outcome: .unknownCode,
-                                message: "code '\(code)' is not defined in code system \(csLabel)\(cs?.version.map { " (version \($0))" } ?? "")")
+        // Messages are built only for the outcome returned.
+        var csLabel: String { cs.map { $0.label } ?? system }
+        var unknownCode: Check {
+            Check(outcome: .unknownCode,
+                  message: "code '\(code)' is not defined in code system \(csLabel)\(cs?.version.map { " (version \($0))" } ?? "")")
+        }
         func notIn(_ why: String? = nil) -> Check {
             if let inactive {
                 return Check(outcome: .notInValueSet,

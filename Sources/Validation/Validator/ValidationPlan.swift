@@ -22,22 +22,98 @@ public final class ValidationPlan: Sendable {
     /// holding the extension (nil when one does not parse).
     public let contextInvariants: [(text: String, expression: FHIRPathExpression?)]
 
+    /// Per rule, which of the per-node rule checks can apply (read by the walk for every node: one
+    /// immutable array read instead of several accesses to the rule's mutable properties).
+    let checks: [RuleChecks]
+    /// Per rule, what the walk needs to go through its children, and the flattened child lookup tables:
+    /// immutable copies of the rules' (mutable, class-held) fields, read once per node.
+    let walkInfo: [RuleWalk]
+    let lookupTable: [Int32]
+    let childTable: [Int32]
+
     init(url: String, versionedURL: String, typeName: String, modelType: ModelInfo.TypeID, isBase: Bool,
          rules: [ElementRule], contexts: [ExtensionContext], isModifierExtension: Bool,
          contextInvariants: [(text: String, expression: FHIRPathExpression?)] = []) {
         self.url = url; self.versionedURL = versionedURL; self.typeName = typeName; self.modelType = modelType
         self.isBase = isBase; self.rules = rules; self.contexts = contexts; self.isModifierExtension = isModifierExtension
         self.contextInvariants = contextInvariants
+        self.checks = rules.map(RuleChecks.init)
+        var info: [RuleWalk] = []
+        var lookups: [Int32] = [], children: [Int32] = []
+        info.reserveCapacity(rules.count)
+        for (i, r) in rules.enumerated() {
+            var source = i
+            if r.children.isEmpty && r.contentReference >= 0 { source = Int(r.contentReference) }
+            info.append(RuleWalk(childSource: rules[source].children.isEmpty ? -1 : Int32(source), max: r.max, elementID: r.elementID,
+                                 hasSlices: !r.slices.isEmpty, hasRequired: !r.requiredChildren.isEmpty,
+                                 lookupBase: r.lookupBase, lookupStart: Int32(lookups.count), lookupCount: Int32(r.lookup.count),
+                                 childrenStart: Int32(children.count), childrenCount: Int32(r.children.count)))
+            lookups += r.lookup
+            children += r.children
+        }
+        self.walkInfo = info
+        self.lookupTable = lookups
+        self.childTable = children
     }
 
     /// Child rule of `rule` for an instance node instantiating model element `element`.
     @inline(__always)
     func child(of rule: Int32, element: Int32) -> Int32 {
-        let r = rules[Int(rule)]
-        let offset = element &- r.lookupBase
-        if offset >= 0 && offset < Int32(r.lookup.count) { return r.lookup[Int(offset)] }
-        for c in r.children where rules[Int(c)].elementID == element { return c }
+        let w = walkInfo[Int(rule)]
+        let offset = element &- w.lookupBase
+        if offset >= 0 && offset < w.lookupCount { return lookupTable[Int(w.lookupStart + offset)] }
+        var k: Int32 = 0
+        while k < w.childrenCount {
+            let c = childTable[Int(w.childrenStart + k)]
+            if walkInfo[Int(c)].elementID == element { return c }
+            k += 1
+        }
         return -1
+    }
+}
+
+/// What the walk reads for every node about a rule (a plain value: no reference counting, no exclusivity
+/// checks on the rule's mutable properties).
+struct RuleWalk: Sendable {
+    /// The rule whose children are walked (the rule itself, or its `contentReference`); -1 when none.
+    var childSource: Int32
+    var max: Int32
+    var elementID: Int32
+    var hasSlices: Bool
+    var hasRequired: Bool
+    var lookupBase: Int32
+    var lookupStart: Int32
+    var lookupCount: Int32
+    var childrenStart: Int32
+    var childrenCount: Int32
+}
+
+/// The checks `Walker.checkRule` may have to run for a rule (computed when the plan is published, after
+/// which rules do not change).
+struct RuleChecks: OptionSet, Sendable {
+    let rawValue: UInt8
+    static let allowedTypes = RuleChecks(rawValue: 1 << 0)
+    static let fixed = RuleChecks(rawValue: 1 << 1)
+    static let pattern = RuleChecks(rawValue: 1 << 2)
+    static let maxLength = RuleChecks(rawValue: 1 << 3)
+    static let binding = RuleChecks(rawValue: 1 << 4)
+    static let targetProfiles = RuleChecks(rawValue: 1 << 5)
+    static let invariants = RuleChecks(rawValue: 1 << 6)
+    static let typeProfiles = RuleChecks(rawValue: 1 << 7)
+
+    init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    init(_ r: ElementRule) {
+        var c: RuleChecks = []
+        if !r.allowedTypes.isEmpty { c.insert(.allowedTypes) }
+        if r.fixed != nil { c.insert(.fixed) }
+        if r.pattern != nil { c.insert(.pattern) }
+        if r.maxLength > 0 { c.insert(.maxLength) }
+        if r.valueSet != nil { c.insert(.binding) }
+        if r.hasTargetProfiles { c.insert(.targetProfiles) }
+        if r.hasInvariants { c.insert(.invariants) }
+        if r.hasTypeProfiles { c.insert(.typeProfiles) }
+        self = c
     }
 }
 

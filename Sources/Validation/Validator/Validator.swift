@@ -48,6 +48,16 @@ public final class Validator: Sendable {
     let kinds: [PrimitiveKind]
     let ids: WellKnownTypes
     private let cache = Mutex<[String: PlanSlot]>([:])
+    private let targetTypes = Mutex<[ObjectIdentifier: TargetTypes]>([:])
+    /// Answers of the terminology store by (code, system, display, value set); only for a
+    /// `TerminologyStore`, a value whose answers cannot change once the validator holds it.
+    private let codeResults = Mutex<[CodeKey: CodeValidation]>([:])
+    private let memoizeCodes: Bool
+    static let codeResultLimit = 50_000
+
+    struct CodeKey: Hashable, Sendable { let code: String; let system: String?; let display: String?; let valueSet: String }
+
+    struct TargetTypes: Sendable { let rule: ElementRule; let allowed: [String]? }
 
     enum PlanSlot: Sendable { case plan(ValidationPlan), missing }
 
@@ -63,6 +73,18 @@ public final class Validator: Sendable {
         self.compiler = PlanCompiler(model: model, invariants: evaluator)
         self.kinds = model.types.map { $0.kind == .primitive ? PrimitiveKind(name: $0.name) : .none }
         self.ids = WellKnownTypes(model)
+        self.memoizeCodes = terminology is TerminologyStore
+    }
+
+    /// `terminology.validate(...)`, remembered per distinct question when the provider is a `TerminologyStore`.
+    func validateCode(_ terminology: any TerminologyProvider, code: String, system: String?, display: String?,
+                      valueSet: String) -> CodeValidation {
+        guard memoizeCodes else { return terminology.validate(code: code, system: system, display: display, valueSet: valueSet) }
+        let key = CodeKey(code: code, system: system, display: display, valueSet: valueSet)
+        if let hit = codeResults.withLock({ $0[key] }) { return hit }
+        let r = terminology.validate(code: code, system: system, display: display, valueSet: valueSet)
+        codeResults.withLock { if $0.count < Self.codeResultLimit { $0[key] = r } }
+        return r
     }
 
     /// The compiled plan of a StructureDefinition (compiled on first use, then cached); nil when the
@@ -82,6 +104,35 @@ public final class Validator: Sendable {
             c[url] = slot
             return plan
         }
+    }
+
+    /// Resource type names a Reference element may point to (from `targetProfile`), computed once per rule:
+    /// nil when the check does not apply (no Reference target, `Resource`/`DomainResource` allowed, or a
+    /// target profile that cannot be found). Stable because plan lookups (found or missing) are cached.
+    func allowedTargetTypes(_ rule: ElementRule) -> [String]? {
+        let key = ObjectIdentifier(rule)
+        if let hit = targetTypes.withLock({ $0[key] }) { return hit.allowed }
+        let allowed = computeAllowedTargetTypes(rule)
+        // The rule is kept alive by the entry, so its identifier cannot be reused by another object.
+        targetTypes.withLock { $0[key] = TargetTypes(rule: rule, allowed: allowed) }
+        return allowed
+    }
+
+    private func computeAllowedTargetTypes(_ rule: ElementRule) -> [String]? {
+        var allowed: [String] = []
+        for t in rule.types where t.code == "Reference" {
+            for p in t.targetProfiles {
+                if p.hasPrefix(Validator.coreBase), model.type(named: String(p.dropFirst(Validator.coreBase.count))) != nil {
+                    allowed.append(String(p.dropFirst(Validator.coreBase.count)))
+                } else if let plan = plan(for: p) {
+                    allowed.append(plan.typeName)
+                } else {
+                    return nil  // unknown target profile: cannot decide
+                }
+            }
+        }
+        guard !allowed.isEmpty, !allowed.contains("Resource"), !allowed.contains("DomainResource") else { return nil }
+        return allowed
     }
 
     private func versionless(_ url: String) -> String? {

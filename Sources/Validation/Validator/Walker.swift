@@ -68,11 +68,21 @@ struct Walker {
 
     /// Issues without exact duplicates (a base rule met again through a profile is reported once).
     func finish() -> [OutcomeIssue] {
-        var seen = Set<String>()
+        // Same key as the text `severity|code|expression|message` (case names hold no `|`), without
+        // interpolating the enums (reflection) for every issue.
+        var seen = Set<IssueKey>()
         var out: [OutcomeIssue] = []
         out.reserveCapacity(issues.count)
-        for i in issues where seen.insert("\(i.severity)|\(i.code)|\(i.expression ?? "")|\(i.message)").inserted { out.append(i) }
+        for i in issues where seen.insert(IssueKey(severity: i.severity, code: i.code, text: (i.expression ?? "") + "|" + i.message)).inserted {
+            out.append(i)
+        }
         return out
+    }
+
+    struct IssueKey: Hashable {
+        let severity: IssueSeverity
+        let code: IssueType
+        let text: String
     }
 
     var errorCount: Int { issues.reduce(0) { $0 + ($1.isError ? 1 : 0) } }
@@ -130,10 +140,8 @@ struct Walker {
         let n = tree[node]
         if core && nodeChecks { checkNode(node, n) }
         checkRule(node, n, plan, ruleIndex, core: core)
-        var source = ruleIndex
-        let rule = plan.rules[Int(ruleIndex)]
-        if rule.children.isEmpty && rule.contentReference >= 0 { source = rule.contentReference }
-        if !plan.rules[Int(source)].children.isEmpty {
+        let source = plan.walkInfo[Int(ruleIndex)].childSource
+        if source >= 0 {
             walkChildren(node, plan, source, core: core)
         } else if core, n.type >= 0, !(n.end == node + 1 && model.kind(n.type) == .primitive) {
             // The element's type is not expanded in this definition: use the type's own definition.
@@ -167,15 +175,16 @@ struct Walker {
                 c = groupEnd
                 continue
             }
-            let cr = plan.rules[Int(child)]
-            if cr.max >= 0 && count > cr.max {
+            let cw = plan.walkInfo[Int(child)]
+            if cw.max >= 0 && count > cw.max {
+                let cr = plan.rules[Int(child)]
                 if cr.max == 0 {
                     report(.error, .structure, node, "\(cr.path): max allowed = 0, but found \(count) (from \(plan.versionedURL))")
                 } else {
                     report(.error, .structure, node, "\(cr.path): max allowed = \(cr.max), but found \(count) (from \(plan.versionedURL))")
                 }
             }
-            if !cr.slices.isEmpty {
+            if cw.hasSlices {
                 walkSlices(parent: node, from: c, to: groupEnd, plan, child, core: core)
             } else {
                 var m = c
@@ -186,6 +195,7 @@ struct Walker {
             }
             c = groupEnd
         }
+        guard plan.walkInfo[Int(ruleIndex)].hasRequired else { return }
         let rule = plan.rules[Int(ruleIndex)]
         for req in rule.requiredChildren {
             let rr = plan.rules[Int(req)]
@@ -231,8 +241,10 @@ struct Walker {
     // MARK: rule checks (any plan)
 
     mutating func checkRule(_ node: Int32, _ n: ElementTree.Node, _ plan: ValidationPlan, _ ruleIndex: Int32, core: Bool) {
+        let checks = plan.checks[Int(ruleIndex)]
+        if checks.isEmpty { return }
         let rule = plan.rules[Int(ruleIndex)]
-        if !rule.allowedTypes.isEmpty, n.type >= 0 {
+        if checks.contains(.allowedTypes), n.type >= 0 {
             var ok = false
             for t in rule.allowedTypes where model.isA(n.type, t) { ok = true; break }
             if !ok {
@@ -240,21 +252,21 @@ struct Walker {
                 report(.error, .structure, node, "The type '\(model[type: n.type].name)' is not allowed here by \(plan.versionedURL) (allowed: \(allowed))")
             }
         }
-        if let f = rule.fixed, !matches(node, f, exact: true) {
+        if checks.contains(.fixed), let f = rule.fixed, !matches(node, f, exact: true) {
             reportFixed(node, f, profile: plan.versionedURL + "#" + rule.id)
         }
-        if let p = rule.pattern, !matches(node, p, exact: false) {
+        if checks.contains(.pattern), let p = rule.pattern, !matches(node, p, exact: false) {
             report(.error, .value, node, "The value does not contain the pattern \(p) required by the profile \(plan.versionedURL)#\(rule.id)")
         }
-        if rule.maxLength > 0, n.hasValue {
+        if checks.contains(.maxLength), n.hasValue {
             let length = tree.bytes.withBytes(n.valueStart, n.valueLength) { b in b.reduce(0) { $0 + (($1 & 0xC0) != 0x80 ? 1 : 0) } }
             if length > Int(rule.maxLength) {
                 report(.error, .tooLong, node, "The value is \(length) characters long, more than the maximum length \(rule.maxLength) allowed by \(plan.versionedURL)#\(rule.id)")
             }
         }
-        if rule.valueSet != nil, v.terminology != nil { checkBinding(node, n, rule) }
-        if n.type == v.ids.reference && rule.hasTargetProfiles { checkReferenceTarget(node, rule) }
-        if rule.hasInvariants, let inv = v.invariants {
+        if checks.contains(.binding), v.terminology != nil { checkBinding(node, n, rule) }
+        if n.type == v.ids.reference && checks.contains(.targetProfiles) { checkReferenceTarget(node, rule) }
+        if checks.contains(.invariants), let inv = v.invariants {
             let resource: Int32? = n.flags.contains(.resource) && ruleIndex != 0 && n.parent >= 0 ? tree.resource(containing: n.parent) : nil
             for c in rule.constraints where !c.native && (core || !c.fromCore) {
                 guard let compiled = c.compiled else { continue }
@@ -263,7 +275,7 @@ struct Walker {
                 }
             }
         }
-        if rule.hasTypeProfiles { checkTypeProfiles(node, n, rule, plan) }
+        if checks.contains(.typeProfiles) { checkTypeProfiles(node, n, rule, plan) }
     }
 
     /// `type.profile` on an element: the element must conform to (one of) the named profiles.

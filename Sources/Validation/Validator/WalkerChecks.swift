@@ -76,11 +76,11 @@ extension Walker {
             report(.error, .invalid, node, "Extension.url is required in order to identify, use and validate the extension")
             return
         }
-        if url.contains("|") {
+        if containsASCIIFast(url, "|", fallback: { url.contains("|") }) {
             report(.error, .structure, node, "The extension URL must not contain a version ('\(url)')")
         }
         // Relative urls name the parts of a complex extension: its definition checks them.
-        if !url.contains(":") {
+        if !containsASCIIFast(url, ":", fallback: { url.contains(":") }) {
             if host >= 0 && tree[host].type == v.ids.extensionType { return }
             report(.error, .structure, node, "Extension.url must be an absolute URL ('\(url)')")
             return
@@ -203,17 +203,18 @@ extension Walker {
             if let p = problem { report(.error, .invalid, refNode, p.message) }
             return
         }
-        if ref.contains(":") { return }
+        if containsASCIIFast(ref, ":", fallback: { ref.contains(":") }) { return }
         // Relative: Type/id, Type/id/_history/vid, or a conditional reference Type?query.
-        if let q = ref.firstIndex(of: "?") {
+        if let q = ref.firstIndex(ofASCII: UInt8(ascii: "?")) {
             let type = String(ref[..<q])
             if !type.isEmpty && !isResourceType(type) {
                 report(.error, .invalid, refNode, "The reference '\(ref)' is not valid: '\(type)' is not a resource type")
             }
             return
         }
-        let parts = ref.split(separator: "/", omittingEmptySubsequences: false)
+        let parts = ref.split(ascii: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         let idOK: (Substring) -> Bool = { s in
+            if let ok = s.utf8.withContiguousStorageIfAvailable({ PrimitiveFormats.check(.id, $0) == nil }) { return ok }
             var x = String(s)
             return x.withUTF8 { PrimitiveFormats.check(.id, $0) == nil }
         }
@@ -276,9 +277,9 @@ extension Walker {
             }
             if let target = resolveInBundle(node, ref), let tn = tree.typeName(target) { return (tn, ref) }
             if !ref.hasPrefix("urn:") {
-                var parts = ref.split(separator: "?")[0].split(separator: "/").map(String.init)
+                var parts = ref.split(ascii: UInt8(ascii: "?"))[0].split(ascii: UInt8(ascii: "/")).map(String.init)
                 if parts.count >= 4 && parts[parts.count - 2] == "_history" { parts.removeLast(2) }
-                if ref.contains("?") && !ref.contains("/") { return isResourceType(parts.first ?? "") ? (parts[0], ref) : nil }
+                if containsASCIIFast(ref, "?", fallback: { ref.contains("?") }) && !containsASCIIFast(ref, "/", fallback: { ref.contains("/") }) { return isResourceType(parts.first ?? "") ? (parts[0], ref) : nil }
                 if parts.count >= 2, isResourceType(parts[parts.count - 2]) { return (parts[parts.count - 2], ref) }
             }
         }
@@ -287,19 +288,7 @@ extension Walker {
     }
 
     mutating func checkReferenceTarget(_ node: Int32, _ rule: ElementRule) {
-        var allowed: [String] = []
-        for t in rule.types where t.code == "Reference" {
-            for p in t.targetProfiles {
-                if p.hasPrefix(Validator.coreBase), model.type(named: String(p.dropFirst(Validator.coreBase.count))) != nil {
-                    allowed.append(String(p.dropFirst(Validator.coreBase.count)))
-                } else if let plan = v.plan(for: p) {
-                    allowed.append(plan.typeName)
-                } else {
-                    return  // unknown target profile: cannot decide
-                }
-            }
-        }
-        guard !allowed.isEmpty, !allowed.contains("Resource"), !allowed.contains("DomainResource") else { return }
+        guard let allowed = v.allowedTargetTypes(rule) else { return }
         guard let (type, ref) = referencedType(node) else { return }
         if !allowed.contains(type) {
             report(.error, .structure, node, "The type '\(type)' implied by the reference \(ref) is not a valid target for this element (must be one of [\(allowed.joined(separator: ", "))])")
@@ -337,16 +326,16 @@ extension Walker {
         guard let (bundle, resource) = enclosingEntry(node) else { return nil }
         let idx = bundleIndex(bundle)
         if let r = idx.byFullURL[ref] { return r }
-        if ref.contains(":") { return nil }
+        if containsASCIIFast(ref, ":", fallback: { ref.contains(":") }) { return nil }
         // Relative: against the base of the referring entry's fullUrl, else by type and id.
         if let entry = Optional(tree[resource].parent), let full = tree.childValue(entry, "fullUrl"), !full.hasPrefix("urn:") {
-            let parts = full.split(separator: "/", omittingEmptySubsequences: false)
+            let parts = full.split(ascii: UInt8(ascii: "/"), omittingEmptySubsequences: false)
             if parts.count > 2 {
                 let base = parts.dropLast(2).joined(separator: "/")
                 if let r = idx.byFullURL[base + "/" + ref] { return r }
             }
         }
-        let key = ref.split(separator: "/").prefix(2).joined(separator: "/")
+        let key = ref.split(ascii: UInt8(ascii: "/")).prefix(2).joined(separator: "/")
         if let list = idx.byTypeAndID[key], list.count == 1 { return list[0] }
         return nil
     }
@@ -386,7 +375,7 @@ extension Walker {
                 }
                 continue
             }
-            if full.contains("/_history/") {
+            if containsASCIIFast(full, "/_history/", fallback: { full.contains("/_history/") }) {
                 report(.error, .invariant, e, "Constraint failed: bdl-8: 'fullUrl cannot be a version specific reference'", rule: "bdl-8")
             }
             if let r = resource, tree.isResource(r) {
@@ -444,8 +433,8 @@ extension Walker {
 
     /// A RESTful fullUrl (`.../Type/id`) must agree with the resource's type and id.
     mutating func checkFullURL(_ entry: Int32, full: String, resource: Int32) {
-        guard !full.hasPrefix("urn:"), full.contains("://") else { return }
-        var parts = full.split(separator: "/").map(String.init)
+        guard !full.hasPrefix("urn:"), containsASCIIFast(full, "://", fallback: { full.contains("://") }) else { return }
+        var parts = full.split(ascii: UInt8(ascii: "/")).map(String.init)
         if parts.count >= 4 && parts[parts.count - 2] == "_history" { parts.removeLast(2) }
         guard parts.count >= 2, isResourceType(parts[parts.count - 2]) else { return }
         let type = parts[parts.count - 2], id = parts[parts.count - 1]

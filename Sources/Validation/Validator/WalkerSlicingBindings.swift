@@ -130,7 +130,7 @@ extension Walker {
         let ids = v.ids
         if n.type == ids.code || (n.type >= 0 && v.kinds[Int(n.type)] != .none && n.type != ids.codeableConcept) {
             guard n.type == ids.code, let code = tree.value(node) else { return }
-            let r = term.validate(code: code, system: nil, display: nil, valueSet: vs)
+            let r = v.validateCode(term, code: code, system: nil, display: nil, valueSet: vs)
             if strength == .required && (r.outcome == .notInValueSet || r.outcome == .unknownCode) {
                 // As the Java validator: a bare code found in none of the value set's systems.
                 report(.error, .notFound, node, "The System URI could not be determined for the code '\(code)' in the ValueSet '\(vs)'")
@@ -140,7 +140,7 @@ extension Walker {
             guard let code = tree.childValue(node, "code") else { return }
             let system = tree.childValue(node, "system")
             if system == nil { reportNoSystem(node) }
-            let r = term.validate(code: code, system: system, display: tree.childValue(node, "display"), valueSet: vs)
+            let r = v.validateCode(term, code: code, system: system, display: tree.childValue(node, "display"), valueSet: vs)
             reportCode(r, node: node, severity: severity, strength: strength, vs: vs, what: "The Coding provided (\(system ?? "")#\(code))")
         } else if n.type == ids.codeableConcept {
             let codings = tree.children(node, "coding")
@@ -154,7 +154,7 @@ extension Walker {
             for c in codings {
                 guard let code = tree.childValue(c, "code") else { continue }
                 if tree.child(c, "system") == nil { reportNoSystem(c) }
-                results.append((c, term.validate(code: code, system: tree.childValue(c, "system"), display: tree.childValue(c, "display"), valueSet: vs)))
+                results.append((c, v.validateCode(term, code: code, system: tree.childValue(c, "system"), display: tree.childValue(c, "display"), valueSet: vs)))
             }
             if results.isEmpty { return }
             if results.contains(where: { $0.1.outcome == .valid }) {

@@ -107,18 +107,20 @@ enum XHTMLChecker {
             i += 1
             let name = readName()
             if name.isEmpty { problems.append("Malformed XHTML: '<' not followed by an element name"); return problems }
-            let local = name.split(separator: ":").last.map(String.init) ?? name
+            // `name` is not empty: without a ':' the split would give back `name` itself.
+            let local = name.utf8.contains(UInt8(ascii: ":")) ? name.split(ascii: UInt8(ascii: ":")).last.map(String.init) ?? name : name
             let isRoot = stack.isEmpty
             if isRoot {
                 if sawRoot { problems.append("The narrative must have a single root element"); return problems }
                 sawRoot = true
                 if local != "div" { problems.append("The narrative root element must be a div, not '\(name)'") }
             }
-            if !allowedElements.contains(local.lowercased()) {
+            let lowerLocal = local.lowercased()
+            if !allowedElements.contains(lowerLocal) {
                 problems.append("Illegal element name in the XHTML ('\(name)')")
                 result.illegal = true
             }
-            if local.lowercased() == "img" { result.hasContent = true }
+            if lowerLocal == "img" { result.hasContent = true }
             var xmlns: String?
             // Attributes.
             while true {
