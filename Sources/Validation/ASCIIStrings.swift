@@ -40,20 +40,22 @@ extension StringProtocol {
 
     /// `split(separator: Character(ascii), omittingEmptySubsequences:)`.
     func split(ascii b: UInt8, omittingEmptySubsequences: Bool = true) -> [SubSequence] {
-        let ranges: [Range<Int>]? = withASCIIBytes { buf in
-            var out: [Range<Int>] = []
+        let base = utf8.startIndex
+        let parts: [SubSequence]? = withASCIIBytes { buf in
+            var out: [SubSequence] = []
             var start = 0
             for k in 0..<buf.count where buf[k] == b {
-                if !omittingEmptySubsequences || start < k { out.append(start..<k) }
+                if !omittingEmptySubsequences || start < k {
+                    out.append(self[utf8.index(base, offsetBy: start)..<utf8.index(base, offsetBy: k)])
+                }
                 start = k + 1
             }
-            if !omittingEmptySubsequences || start < buf.count { out.append(start..<buf.count) }
+            if !omittingEmptySubsequences || start < buf.count {
+                out.append(self[utf8.index(base, offsetBy: start)..<utf8.index(base, offsetBy: buf.count)])
+            }
             return out
         }
-        if let ranges {
-            let base = utf8.startIndex
-            return ranges.map { r in self[utf8.index(base, offsetBy: r.lowerBound)..<utf8.index(base, offsetBy: r.upperBound)] }
-        }
+        if let parts { return parts }
         return split(separator: Character(Unicode.Scalar(b)), omittingEmptySubsequences: omittingEmptySubsequences)
     }
 }
