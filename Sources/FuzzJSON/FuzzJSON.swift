@@ -11,16 +11,7 @@ import Validation
 public func fuzzJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = size > 0 && data != nil ? Array(UnsafeBufferPointer(start: data, count: size)) : []
     if let tree = try? FHIRJSONReader.read(bytes) {
-        let count = Int32(tree.nodes.count)
-        for id in 0..<count {
-            let node = tree[id]
-            precondition(node.end > id && node.end <= count, "node \(id) ends at \(node.end) of \(count)")
-            precondition(id == 0 || (node.parent >= 0 && node.parent < id), "node \(id) has parent \(node.parent)")
-            _ = tree.path(id)
-            _ = tree.value(id)
-            _ = tree.name(id)
-        }
-        for issue in tree.issues { precondition(issue.node >= 0 && issue.node < max(count, 1), "issue on node \(issue.node)") }
+        if let problem = tree.structuralProblem() { preconditionFailure(problem) }
         for issue in FrenchRules.check(tree) { precondition(issue.rule != nil && issue.expression != nil, "\(issue)") }
     }
     if let value = try? JSONValue.parse(bytes) {

@@ -48,3 +48,16 @@ import Foundation
         #expect(problems.isEmpty, "\(problems.prefix(20).joined(separator: "\n"))")
     }
 }
+
+@Suite struct TreeShapeTests {
+    /// The fuzz targets rely on `structuralProblem()`: it must notice a broken tree.
+    @Test func structuralProblemSpotsCorruption() throws {
+        var tree = try FHIRJSONReader.read(Array(#"{"resourceType":"Patient","name":[{"family":"X"}]}"#.utf8))
+        #expect(tree.structuralProblem() == nil)
+        tree.nodes[1].end = 0
+        #expect(tree.structuralProblem() != nil)
+        tree = try FHIRJSONReader.read(Array(#"{"resourceType":"Patient","active":true}"#.utf8))
+        tree.nodes[1].parent = 5
+        #expect(tree.structuralProblem() != nil)
+    }
+}

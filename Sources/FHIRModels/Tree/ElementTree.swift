@@ -138,6 +138,21 @@ public struct ElementTree: Sendable {
         return cur
     }
 
+    /// The first violation of the tree's shape (preorder `end` bounds, parents before children, issues on
+    /// existing nodes), or nil. For fuzz targets and tests: readers must never produce a malformed tree.
+    public func structuralProblem() -> String? {
+        let count = Int32(nodes.count)
+        for id in 0..<count {
+            let n = nodes[Int(id)]
+            if !(n.end > id && n.end <= count) { return "node \(id) ends at \(n.end) of \(count)" }
+            if !(id == 0 || (n.parent >= 0 && n.parent < id)) { return "node \(id) has parent \(n.parent)" }
+            _ = path(id)
+            _ = value(id)
+        }
+        for issue in issues where !(issue.node >= 0 && issue.node < max(count, 1)) { return "issue on node \(issue.node)" }
+        return nil
+    }
+
     /// Name of the element as a FHIRPath step: choice elements become `value.ofType(Quantity)`.
     public func pathStep(_ id: NodeID) -> String {
         let n = nodes[Int(id)]

@@ -129,21 +129,24 @@ public struct FHIRPathDateTime: Sendable, Hashable, CustomStringConvertible {
         return s
     }
 
+    /// Reads exactly `n` decimal digits at `i` (advancing it), or nil.
+    static func readDigits(_ b: [UInt8], _ i: inout Int, _ n: Int) -> Int? {
+        guard i + n <= b.count else { return nil }
+        var v = 0
+        for k in 0..<n {
+            let c = b[i + k]
+            guard c >= 0x30 && c <= 0x39 else { return nil }
+            v = v * 10 + Int(c - 0x30)
+        }
+        i += n
+        return v
+    }
+
     /// Parses a FHIR/FHIRPath date, dateTime or instant (without the `@`), e.g. `2014-01-25T14:30:14.559+01:00`, `2015T`.
     public static func parseDateTime(_ text: String) -> FHIRPathDateTime? {
         let b = Array(text.utf8)
         var i = 0
-        func digits(_ n: Int) -> Int? {
-            guard i + n <= b.count else { return nil }
-            var v = 0
-            for k in 0..<n {
-                let c = b[i + k]
-                guard c >= 0x30 && c <= 0x39 else { return nil }
-                v = v * 10 + Int(c - 0x30)
-            }
-            i += n
-            return v
-        }
+        func digits(_ n: Int) -> Int? { readDigits(b, &i, n) }
         var r = FHIRPathDateTime(precision: .year)
         guard let y = digits(4) else { return nil }
         r.year = y
@@ -178,17 +181,7 @@ public struct FHIRPathDateTime: Sendable, Hashable, CustomStringConvertible {
     }
 
     static func parseTimePart(_ b: [UInt8], _ i: inout Int, _ r: inout FHIRPathDateTime) -> Bool {
-        func digits(_ n: Int) -> Int? {
-            guard i + n <= b.count else { return nil }
-            var v = 0
-            for k in 0..<n {
-                let c = b[i + k]
-                guard c >= 0x30 && c <= 0x39 else { return nil }
-                v = v * 10 + Int(c - 0x30)
-            }
-            i += n
-            return v
-        }
+        func digits(_ n: Int) -> Int? { readDigits(b, &i, n) }
         guard let h = digits(2), h < 24 else { return false }
         r.hour = h; r.precision = .hour
         if i < b.count && b[i] == 0x3A {
