@@ -51,7 +51,6 @@ public final class HTTPServer: Sendable {
 
     struct State: ~Copyable {
         var active = 0
-        var inFlight = 0
         var stopping = false
         var streams: [ObjectIdentifier: (stream: any ByteStream & Sendable, busy: Bool)] = [:]
     }
@@ -225,9 +224,9 @@ public final class HTTPServer: Sendable {
                 if !parser.isIdle { state.withLock { $0.streams[id]?.busy = true } }
             }
             guard case .request(let request) = event else { return }
-            state.withLock { s in s.streams[id]?.busy = true; s.inFlight += 1 }
+            state.withLock { s in s.streams[id]?.busy = true }
             var response = handler(request, context)
-            let stopping = state.withLock { s -> Bool in s.streams[id]?.busy = false; s.inFlight -= 1; return s.stopping }
+            let stopping = state.withLock { s -> Bool in s.streams[id]?.busy = false; return s.stopping }
             let keepAlive = request.keepAlive && !stopping
             if response.header("Server") == nil { response.headers.append(("Server", "fhir-gateway")) }
             do {

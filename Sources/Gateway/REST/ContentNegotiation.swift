@@ -25,7 +25,7 @@ public enum FHIRFormat: String, Sendable, Equatable {
             default: return nil
             }
         }
-        guard let accept, !accept.trimmingCharacters(in: " ").isEmpty else { return .json }
+        guard let accept, !accept[...].trimmingWhitespace().isEmpty else { return .json }
         // Highest q first; ties keep the client's order.
         var best: (format: FHIRFormat, q: Double)?
         for part in accept.split(separator: ",") {
@@ -59,14 +59,5 @@ public enum ReturnPreference: Sendable, Equatable {
             if t.lowercased() == "return=representation" { return .representation }
         }
         return .representation
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> Substring {
-        var s = self[...]
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return s
     }
 }
