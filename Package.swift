@@ -23,7 +23,7 @@ let package = Package(
 
         .target(name: "FHIRModels", dependencies: ["CLibXML2"], swiftSettings: strict),
         .target(name: "Validation", dependencies: ["FHIRModels"], swiftSettings: strict),
-        .target(name: "Mappers", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        .target(name: "Mappers", dependencies: ["FHIRModels", "Validation", "CLibXML2"], swiftSettings: strict),
         .target(name: "Gateway",
                 dependencies: ["FHIRModels", "Validation", "Mappers", "COpenSSL", "CSQLite", "CCurl"],
                 swiftSettings: strict),
@@ -37,7 +37,7 @@ let package = Package(
 
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "COpenSSL", "CSQLite", "CCurl", "CHTTPParser"],
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Mappers", "FHIRModels", "COpenSSL", "CSQLite", "CCurl", "CHTTPParser"],
                     swiftSettings: strict),
 
         // libFuzzer harness (scripts/fuzz json); its only file defines LLVMFuzzerTestOneInput.

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import FHIRModels
 @testable import Gateway
 
 @Suite struct RESTParsingTests {
@@ -45,5 +46,36 @@ import Foundation
         #expect(ReturnPreference.parse("return=minimal") == .minimal)
         #expect(ReturnPreference.parse("handling=strict, return=OperationOutcome") == .operationOutcome)
         #expect(ReturnPreference.parse(nil) == .representation)
+    }
+}
+
+@Suite struct CreatedResponseTests {
+    let stored = StoredResource(tenant: "1990000102", meta: ResourceMeta(type: "Consent", id: "abc", versionId: 1,
+                                                                         lastUpdated: Timestamp(milliseconds: 1_767_225_600_000)), body: [])
+    var tree: ElementTree { ElementTreeBuilder(resourceType: "Consent").build() }
+
+    @Test func everyPreferenceCarriesLocationAndVersionHeaders() throws {
+        for prefer in [ReturnPreference.minimal, .representation, .operationOutcome] {
+            let r = FHIRResponse.created(stored, tree: tree, baseURL: "https://gw", prefer: prefer, format: .json)
+            #expect(r.status == 201)
+            #expect(r.headers.first { $0.name == "Location" }?.value == "https://gw/fhir/Consent/abc/_history/1")
+            #expect(r.headers.first { $0.name == "ETag" }?.value == "W/\"1\"")
+            #expect(r.headers.first { $0.name == "Last-Modified" }?.value == "Thu, 01 Jan 2026 00:00:00 GMT")
+            let body = String(decoding: r.body, as: UTF8.self)
+            switch prefer {
+            case .minimal: #expect(body.isEmpty)
+            case .representation: #expect(body.contains("\"resourceType\":\"Consent\""))
+            case .operationOutcome: #expect(body.contains("OperationOutcome") && body.contains("Consent/abc"))
+            }
+        }
+    }
+
+    @Test func unprocessableKeepsEveryIssue() {
+        let issues = [OutcomeIssue(severity: .warning, code: .codeInvalid, message: "w", expression: "Task.a"),
+                      OutcomeIssue(severity: .error, code: .required, message: "e", expression: "Task.b", rule: "R-1")]
+        let e = FHIRError.unprocessable(issues)
+        #expect(e.status == 422 && e.rule == "R-1" && e.code == .required && e.issues == issues)
+        let body = String(decoding: e.response(format: .json).body, as: UTF8.self)
+        #expect(body.contains("Task.a") && body.contains("Task.b"))
     }
 }

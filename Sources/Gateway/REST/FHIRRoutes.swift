@@ -52,8 +52,7 @@ enum FHIRRoutes {
         // Outside the perimeter and absent look the same (security.md §3.7.5: 404, existence does not leak).
         guard let found else { throw FHIRError(status: 404, code: .notFound, rule: "NOT-FOUND", "\(type)/\(id) introuvable") }
         var response = FHIRResponse.resource(try parse(found), format: ctx.format)
-        response.headers.append(("ETag", "W/\"\(found.versionId)\""))
-        response.headers.append(("Last-Modified", HTTPResponse.httpDate(Date(timeIntervalSince1970: Double(found.lastUpdated.milliseconds) / 1000))))
+        response.headers.append(contentsOf: FHIRResponse.versionHeaders(found))
         return response
     }
 

@@ -166,5 +166,7 @@ extension Migration {
                 locked_until INTEGER
             ) WITHOUT ROWID;
             """),
+        // One entry per migration, in version order; each lives next to the store code that uses it.
+        rorUnitMirror,
     ]
 }
