@@ -33,6 +33,8 @@ let package = Package(
 
         .executableTarget(name: "bench-validate", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
         // Store test/measurement helper: a writer the crash-safety test SIGKILLs, and the inserts/s benchmark.
+        // Load client for scripts/bench-gateway: keep-alive mTLS connections, latency percentiles, server RSS.
+        .executableTarget(name: "bench-gateway", dependencies: ["COpenSSL"], swiftSettings: strict),
         .executableTarget(name: "store-crash-writer", dependencies: ["Gateway"], swiftSettings: strict),
 
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
