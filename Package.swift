@@ -39,6 +39,7 @@ let package = Package(
 
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        .testTarget(name: "MappersTests", dependencies: ["Mappers", "FHIRModels", "Validation"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Mappers", "FHIRModels", "COpenSSL", "CSQLite", "CCurl", "CHTTPParser"],
                     swiftSettings: strict),
 
@@ -47,5 +48,6 @@ let package = Package(
         .executableTarget(name: "FuzzXML", dependencies: ["FHIRModels"], swiftSettings: strict),
         .executableTarget(name: "FuzzHTTP", dependencies: ["Gateway"], swiftSettings: strict),
         .executableTarget(name: "FuzzFHIRPath", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        .executableTarget(name: "FuzzCDA", dependencies: ["Mappers", "FHIRModels", "Validation"], swiftSettings: strict),
     ]
 )
