@@ -52,19 +52,24 @@ import Foundation
         #expect(FHIRXMLWriter.string(tree).contains(#"<birthDate value="2001-02-03"><extension url="http://hl7.org/fhir/StructureDefinition/patient-birthTime"><valueDateTime value="2001-02-03T04:05:06+01:00"/></extension></birthDate>"#))
     }
 
-    @Test func operationOutcomeTreeMatchesTheJSONBuilder() throws {
+    @Test func operationOutcomeIsOneTreeWrittenAsJSONOrXML() throws {
         let issues = [
             OutcomeIssue(severity: .error, code: .value, message: "Clé INS \"invalide\" <x>", expression: "Patient.identifier[0]",
                          location: SourceLocation(line: 3, column: 7), rule: "FR-INS-KEY"),
             OutcomeIssue(severity: .warning, code: .notSupported, message: "w"),
         ]
-        for list in [issues, []] {
-            let tree = OperationOutcomeBuilder.tree(list)
-            let expected = OperationOutcomeBuilder.json(list)
-            #expect(SemanticJSON.differences(expected, try JSONValue.parse(FHIRJSONWriter.write(tree))).isEmpty)
-            let back = try FHIRXMLReader.read(FHIRXMLWriter.write(tree, pretty: true))
+        let expected = try JSONValue.parse(Array(#"""
+            {"resourceType":"OperationOutcome","issue":[
+              {"severity":"error","code":"value","details":{"coding":[{"system":"https://fhir-gateway.example.fr/CodeSystem/gateway-rule","code":"FR-INS-KEY"}],
+               "text":"Clé INS \"invalide\" <x>"},"expression":["Patient.identifier[0]"],"location":["Line[3] Col[7]"]},
+              {"severity":"warning","code":"not-supported","details":{"text":"w"}}]}
+            """#.utf8))
+        let empty = try JSONValue.parse(Array(#"{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"informational","details":{"text":"No issues detected"}}]}"#.utf8))
+        for (list, want) in [(issues, expected), ([], empty)] {
+            #expect(SemanticJSON.differences(want, try JSONValue.parse(OperationOutcomeBuilder.json(list))).isEmpty)
+            let back = try FHIRXMLReader.read(FHIRXMLWriter.write(OperationOutcomeBuilder.tree(list), pretty: true))
             #expect(back.issues.isEmpty)
-            #expect(SemanticJSON.differences(expected, try JSONValue.parse(FHIRJSONWriter.write(back))).isEmpty)
+            #expect(SemanticJSON.differences(want, try JSONValue.parse(FHIRJSONWriter.write(back))).isEmpty)
         }
         let xml = FHIRXMLWriter.string(OperationOutcomeBuilder.tree(issues))
         #expect(xml.contains(#"<text value="Clé INS &quot;invalide&quot; &lt;x&gt;"/>"#), "\(xml)")

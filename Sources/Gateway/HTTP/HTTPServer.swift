@@ -259,7 +259,7 @@ public final class HTTPServer: Sendable {
     private func respondError(_ error: HTTPParseError, on stream: any ByteStream) {
         onRefusal?(error.status, error.message)
         let body = OperationOutcomeBuilder.json([OutcomeIssue(severity: .error, code: error.status == 413 ? .tooLong : .structure,
-                                                              message: "HTTP request refused: \(error.message)")]).serialized()
+                                                              message: "HTTP request refused: \(error.message)")])
         respond(HTTPResponse(status: error.status, headers: [("Content-Type", "application/fhir+json")], body: body), keepAlive: false, on: stream)
     }
 
