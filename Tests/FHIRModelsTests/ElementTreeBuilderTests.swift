@@ -75,4 +75,23 @@ import Foundation
         #expect(xml.contains(#"<text value="Clé INS &quot;invalide&quot; &lt;x&gt;"/>"#), "\(xml)")
         #expect(xml.contains(#"<location value="Line[3] Col[7]"/>"#))
     }
+
+    /// A nested resource taken out as its own tree keeps its positions and its own structure issues.
+    @Test func subtreeOfANestedResource() throws {
+        let text = "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"resource\",\"bogus\":1,\n \"resource\":{\"resourceType\":\"Task\",\"status\":\"draft\",\n  \"nope\":true,\"input\":[{\"valueString\":\"a\"}]}}]}"
+        let doc = try FHIRJSONReader.read(Array(text.utf8))
+        #expect(doc.issues.count == 2)
+        let node = try #require(doc.descendant(doc.root, "parameter.resource"))
+        let task = doc.subtree(node)
+        #expect(task.structuralProblem() == nil)
+        #expect(task.typeName(task.root) == "Task" && task.name(task.root) == "Task")
+        #expect(FHIRJSONWriter.string(task) == #"{"resourceType":"Task","status":"draft","nope":true,"input":[{"valueString":"a"}]}"#)
+        let input = try #require(task.descendant(task.root, "input.valueString"))
+        #expect(task.path(input) == "Task.input[0].value.ofType(string)")
+        #expect(task[input].location.line == 3)
+        #expect(task.issues.count == 1, "only the issue inside the resource")
+        #expect(task.issues.first.map { task.path($0.node) } == "Task" && task.issues.first?.message.contains("nope") == true, "\(task.issues)")
+        #expect(task.issues.first?.location.line == 3)
+        #expect(doc.subtree(doc.root).nodes.count == doc.nodes.count)
+    }
 }

@@ -186,6 +186,7 @@ enum FHIRRoutes {
             }
             b.end()
         }
+        ValidateRoutes.describe(in: &b)
         b.end()
         return b.build()
     }

@@ -12,6 +12,9 @@ public struct Router: Sendable {
         case `operator`
         /// Bearer token + scope + struct_idnat (RequestAuthorizer).
         case fhir(RequestAuthorizer.Requirement)
+        /// Bearer token + struct_idnat, no resource scope: an operation every authenticated caller
+        /// may use (`$validate`); the name is the audited interaction.
+        case fhirOperation(String)
     }
 
     public struct Context: Sendable {

@@ -43,7 +43,8 @@ public enum GatewayRunner {
         // Reverse-proxy mode: a plain listener (meant for loopback behind the proxy); the TLS context's
         // trust store then only verifies the certificates the proxy forwards.
         let proxied = configuration.reverseProxy
-        let service = GatewayService(configuration: configuration, store: store, proxyVerifier: proxied ? tls : nil)
+        let service = GatewayService(configuration: configuration, store: store, validation: try GatewayService.loadValidationEngine(),
+                                     proxyVerifier: proxied ? tls : nil)
         var http = HTTPServer.Configuration()
         http.host = configuration.host
         http.port = configuration.port
