@@ -40,6 +40,7 @@ public final class GatewayService: Sendable {
         OperationsRoutes.register(in: &r, metrics: metrics, store: store)
         FHIRRoutes.register(in: &r, store: store)
         ValidateRoutes.register(in: &r, engine: validation)
+        AuditEventRoutes.register(in: &r, store: store)
         self.router = r
     }
 

@@ -27,7 +27,9 @@ public final class SQLiteStore: GatewayStore {
     public func restore(from path: String) throws {
         do { try database.restore(from: path) } catch let e as SQLiteError { throw StoreError.backend(e) }
     }
+}
 
+extension GatewayStore {
     /// Recomputes the audit hash chain; returns the sequence of the first broken record, nil if intact.
     public func verifyAuditChain() throws -> Int64? {
         try read { tx in
