@@ -30,6 +30,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// RFC 8705 thumbprints (`x5t#S256`) of the operator certificates: the admin API and `/metrics`
     /// answer only to these (over the same mTLS listener).
     public var operatorThumbprints: [String] = []
+    /// Failed client authentications from one address (10 min window) that lock it at the token
+    /// endpoint (60 s, doubling, ≤ 1 h; persisted); 0 turns the lockout per address off.
+    public var ipLockoutThreshold = TokenEndpoint.defaultAddressLockoutThreshold
 
     public init() {}
 
@@ -51,6 +54,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         ("rateLimitPerSecond", "RATE_LIMIT_PER_SECOND"), ("rateLimitBurst", "RATE_LIMIT_BURST"), ("sandbox", "SANDBOX"),
         ("reverseProxy", "REVERSE_PROXY"), ("trustedProxies", "TRUSTED_PROXIES"), ("proxyCertificateHeader", "PROXY_CERTIFICATE_HEADER"),
         ("logLevel", "LOG_LEVEL"), ("operatorThumbprints", "OPERATOR_THUMBPRINTS"),
+        ("ipLockoutThreshold", "IP_LOCKOUT_THRESHOLD"),
     ]
 
     /// Loads `path` (if given) and applies the environment. Unknown keys are refused, so a typo
@@ -114,6 +118,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case "proxyCertificateHeader": proxyCertificateHeader = v
         case "logLevel": logLevel = v
         case "operatorThumbprints": operatorThumbprints = list()
+        case "ipLockoutThreshold": let n = try int(); guard n >= 0 else { throw .invalid("ipLockoutThreshold must be 0 or more") }; ipLockoutThreshold = n
         default: throw .invalid("unknown key '\(key)'")
         }
     }

@@ -26,6 +26,8 @@ public struct Router: Sendable {
         public var caller: AuthorizedCaller?
         public var requestId: String
         public var baseURL: String
+        /// The TCP peer when it is the client itself; nil behind a reverse proxy.
+        public var clientAddress: String? = nil
     }
 
     public typealias Handler = @Sendable (Context) throws(FHIRError) -> HTTPResponse

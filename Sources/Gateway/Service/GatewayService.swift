@@ -32,11 +32,14 @@ public final class GatewayService: Sendable {
         // Token endpoint: 30 requests per minute per client id (security.md §3.9), its own buckets.
         let tokenLimiter = RateLimiter(perSecond: 0.5, burst: 30)
         tokens = TokenEndpoint(store: store, lifetimeSeconds: configuration.tokenLifetimeSeconds, limiter: tokenLimiter, metrics: metrics,
-                               environment: configuration.sandbox ? .sandbox : .production)
+                               environment: configuration.sandbox ? .sandbox : .production,
+                               addressLockoutThreshold: configuration.ipLockoutThreshold)
         authorizer = RequestAuthorizer(store: store, limiter: limiter)
         var r = Router()
         let tokens = self.tokens
-        r.add("POST", "/oauth/token", .tokenEndpoint) { ctx in tokens.handle(ctx.request, peer: ctx.peer, requestId: ctx.requestId) }
+        r.add("POST", "/oauth/token", .tokenEndpoint) { ctx in
+            tokens.handle(ctx.request, peer: ctx.peer, address: ctx.clientAddress, requestId: ctx.requestId)
+        }
         OperationsRoutes.register(in: &r, metrics: metrics, store: store)
         FHIRRoutes.register(in: &r, store: store)
         ValidateRoutes.register(in: &r, engine: validation)
@@ -122,7 +125,8 @@ public final class GatewayService: Sendable {
                           route: "unmatched", format: format)
         }
         var context = Router.Context(request: request, path: captures, query: query, format: format, peer: peer, caller: nil,
-                                     requestId: requestId, baseURL: baseURL(request, connection))
+                                     requestId: requestId, baseURL: baseURL(request, connection),
+                                     clientAddress: connection.peer != nil ? connection.remoteAddress : nil)
         var audit: AuditEntry?
         switch route.access {
         case .tokenEndpoint:
