@@ -11,6 +11,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var trustFile = "pki/trust.pem"
     public var crlFiles: [String] = ["pki/crls.pem"]
     public var requireCRL = true
+    /// CRLs downloaded on a schedule (HTTP or HTTPS; DER or PEM), verified against the trust file's CAs,
+    /// cached in `crlDownloadDirectory` and used on top of `crlFiles`.
+    public var crlURLs: [String] = []
+    public var crlRefreshSeconds = 3600.0
+    public var crlDownloadDirectory = "crl-cache"
     public var databasePath = "gateway.sqlite"
     public var tokenLifetimeSeconds = 3600
     public var maxConnections = 256
@@ -55,6 +60,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         ("reverseProxy", "REVERSE_PROXY"), ("trustedProxies", "TRUSTED_PROXIES"), ("proxyCertificateHeader", "PROXY_CERTIFICATE_HEADER"),
         ("logLevel", "LOG_LEVEL"), ("operatorThumbprints", "OPERATOR_THUMBPRINTS"),
         ("ipLockoutThreshold", "IP_LOCKOUT_THRESHOLD"),
+        ("crlURLs", "CRL_URLS"), ("crlRefreshSeconds", "CRL_REFRESH_SECONDS"), ("crlDownloadDirectory", "CRL_DOWNLOAD_DIRECTORY"),
     ]
 
     /// Loads `path` (if given) and applies the environment. Unknown keys are refused, so a typo
@@ -118,6 +124,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case "proxyCertificateHeader": proxyCertificateHeader = v
         case "logLevel": logLevel = v
         case "operatorThumbprints": operatorThumbprints = list()
+        case "crlURLs": crlURLs = list()
+        case "crlRefreshSeconds": let d = try double(); guard d >= 1 else { throw .invalid("crlRefreshSeconds must be at least 1") }; crlRefreshSeconds = d
+        case "crlDownloadDirectory": crlDownloadDirectory = v
         case "ipLockoutThreshold": let n = try int(); guard n >= 0 else { throw .invalid("ipLockoutThreshold must be 0 or more") }; ipLockoutThreshold = n
         default: throw .invalid("unknown key '\(key)'")
         }
@@ -126,6 +135,6 @@ public struct GatewayConfiguration: Sendable, Equatable {
     mutating func resolvePaths(relativeTo base: String) {
         func abs(_ p: String) -> String { p.hasPrefix("/") ? p : base + "/" + p }
         certificateFile = abs(certificateFile); privateKeyFile = abs(privateKeyFile); trustFile = abs(trustFile)
-        crlFiles = crlFiles.map(abs); databasePath = abs(databasePath)
+        crlFiles = crlFiles.map(abs); databasePath = abs(databasePath); crlDownloadDirectory = abs(crlDownloadDirectory)
     }
 }
