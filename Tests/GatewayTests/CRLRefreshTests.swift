@@ -61,6 +61,28 @@ final class CRLTestPKI {
     }
 }
 
+/// An HTTP server of the test process that publishes one CRL (or whatever body and status the test sets).
+final class CRLPublisher: Sendable {
+    private final class Slot: Sendable { let value: Mutex<(status: Int, body: [UInt8])>; init(_ b: [UInt8]) { value = Mutex((200, b)) } }
+    private let served: Slot
+    private let http: HTTPServer
+    var url: String { "http://127.0.0.1:\(http.port)/org.crl" }
+
+    init(_ body: [UInt8]) throws {
+        let served = Slot(body)
+        self.served = served
+        var config = HTTPServer.Configuration()
+        config.port = 0
+        http = try HTTPServer(configuration: config, tls: nil) { _, _ in
+            let (status, body) = served.value.withLock { $0 }
+            return HTTPResponse(status: status, headers: [("Content-Type", "application/pkix-crl")], body: body)
+        }
+        http.start()
+    }
+    func publish(_ body: [UInt8], status: Int = 200) { served.value.withLock { $0 = (status, body) } }
+    func stop() { http.stop(grace: 1) }
+}
+
 @Suite struct CRLCacheTests {
     func cache(_ pki: CRLTestPKI, urls: [String] = ["http://crl.test/org.crl"]) -> CRLCache {
         CRLCache(directory: pki.tmp.path + "/cache", urls: urls, trustFile: pki.dir + "/trust.pem")
@@ -120,16 +142,9 @@ final class CRLTestPKI {
 @Suite struct CRLRefresherTests {
     @Test func downloadsInstallsReloadsAndKeepsThePreviousOnFailure() throws {
         let pki = try CRLTestPKI()
-        let served = Mutex<(status: Int, body: [UInt8])>((200, try pki.crl(der: true)))
-        var config = HTTPServer.Configuration()
-        config.port = 0
-        let http = try HTTPServer(configuration: config, tls: nil) { _, _ in
-            let (status, body) = served.withLock { $0 }
-            return HTTPResponse(status: status, headers: [("Content-Type", "application/pkix-crl")], body: body)
-        }
-        http.start()
-        defer { http.stop(grace: 1) }
-        let url = "http://127.0.0.1:\(http.port)/org.crl"
+        let publisher = try CRLPublisher(try pki.crl(der: true))
+        defer { publisher.stop() }
+        let url = publisher.url
         let store = try SQLiteStore(path: pki.tmp.file("audit.sqlite"))
         let metrics = Metrics()
         let cache = CRLCache(directory: pki.tmp.path + "/cache", urls: [url], trustFile: pki.dir + "/trust.pem")
@@ -141,15 +156,15 @@ final class CRLTestPKI {
         #expect(refresher.refresh { reloads += 1; return true } == CRLRefresher.Pass(updated: 0, unchanged: 1, failed: 0))
         #expect(reloads == 1, "nothing changed: no rebuild")
         // Failures keep the installed CRL: an HTTP error, a body that is not a CRL.
-        served.withLock { $0 = (404, Array("missing".utf8)) }
+        publisher.publish(Array("missing".utf8), status: 404)
         #expect(refresher.refresh { reloads += 1; return true }.failed == 1)
-        served.withLock { $0 = (200, Array("garbage".utf8)) }
+        publisher.publish(Array("garbage".utf8))
         #expect(refresher.refresh { reloads += 1; return true }.failed == 1)
         #expect(pki.bytes(cache.file(for: url)) == first)
         // A newer CRL whose context does not build is rolled back.
         usleep(1_100_000)
         let newer = try pki.crl()
-        served.withLock { $0 = (200, newer) }
+        publisher.publish(newer)
         #expect(refresher.refresh { false }.failed == 1)
         #expect(pki.bytes(cache.file(for: url)) == first)
         #expect(refresher.refresh { true }.updated == 1)
@@ -197,18 +212,11 @@ final class CRLTestPKI {
             try openssl(["crl", "-in", pem, "-outform", "DER", "-out", pem + ".der"])
             return [UInt8](FileManager.default.contents(atPath: pem + ".der") ?? Data())
         }
-        let served = Mutex<(status: Int, body: [UInt8])>((200, try currentCRL()))
-        var config = HTTPServer.Configuration()
-        config.port = 0
-        let http = try HTTPServer(configuration: config, tls: nil) { _, _ in
-            let (status, body) = served.withLock { $0 }
-            return HTTPResponse(status: status, headers: [("Content-Type", "application/pkix-crl")], body: body)
-        }
-        http.start()
-        defer { http.stop(grace: 1) }
+        let publisher = try CRLPublisher(try currentCRL())
+        defer { publisher.stop() }
 
         let fresh = try G.issueClientCertificate(ou: G.sandbox.client("dui-a").ej)
-        let server = try G.Server(environment: ["FHIR_GATEWAY_CRL_URLS": "http://127.0.0.1:\(http.port)/org.crl",
+        let server = try G.Server(environment: ["FHIR_GATEWAY_CRL_URLS": publisher.url,
                                                 "FHIR_GATEWAY_CRL_REFRESH_SECONDS": "1",
                                                 "FHIR_GATEWAY_CRL_DOWNLOAD_DIRECTORY": tmp.file("crl-cache")])
         defer { server.stop() }
@@ -222,7 +230,7 @@ final class CRLTestPKI {
         let before = try G.lastAuditSequence(server)
         try openssl(["ca", "-batch", "-config", pki + "/org/ca.cnf", "-revoke", fresh.cert, "-crl_reason", "keyCompromise"])
         let revoking = try currentCRL()
-        served.withLock { $0 = (200, revoking) }
+        publisher.publish(revoking)
         var refusedNow = false
         let deadline = Date().addingTimeInterval(8)
         while !refusedNow && Date() < deadline {
@@ -235,9 +243,9 @@ final class CRLTestPKI {
         #expect(try G.awaitAudit(server, after: before) { $0["interaction"] as? String == "tls-reload" && ($0["outcome"] as? String)?.contains("crl-download") == true })
 
         // A failed download (not a CRL, then a 404) is counted and keeps the installed CRL.
-        served.withLock { $0 = (200, Array("<html>maintenance</html>".utf8)) }
+        publisher.publish(Array("<html>maintenance</html>".utf8))
         usleep(2_500_000)
-        served.withLock { $0 = (404, []) }
+        publisher.publish([], status: 404)
         usleep(1_500_000)
         let metrics = try G.curl(server.base + "/metrics", cert: operatorCert)
         let failed = metrics.body.split(separator: "\n").first { $0.hasPrefix("gateway_crl_downloads_total{outcome=\"failed\"}") }
