@@ -8,6 +8,8 @@ import Glibc
 /// SIGTERM or SIGINT (in-flight requests are answered, then the process exits 0). SIGHUP reloads the
 /// trust anchors and CRLs: a new context is built and swapped in whole (OpenSSL cannot remove a CRL
 /// from a live store); if the new files do not load, the current context stays and the error is logged.
+/// With `crlURLs`, the CRLs are also downloaded (once before the first context, then on a schedule by
+/// `CRLRefresher`) and the context is rebuilt the same way after each change.
 ///
 /// Signals: `blockTerminationSignals()` must run first thing in `main`, before any thread exists,
 /// so that every thread inherits the mask and only the `sigwait` in `run` ever sees them.
