@@ -46,6 +46,27 @@ import Validation
         }
     }
 
+    /// metadata lists AuditEvent with exactly what its routes serve.
+    @Test func capabilityStatementListsTheAuditEventRoutes() throws {
+        let body = FHIRResponse.resource(FHIRRoutes.capabilityStatement(baseURL: "https://gw.test"), format: .json).body
+        let cs = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        let resources = try #require((cs["rest"] as? [[String: Any]])?.first?["resource"] as? [[String: Any]])
+        let audit = try #require(resources.first { $0["type"] as? String == "AuditEvent" })
+        #expect((audit["interaction"] as? [[String: Any]])?.compactMap { $0["code"] as? String } == ["read", "search-type"])
+        #expect((audit["searchParam"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == AuditEventRoutes.searchParameters.map(\.name))
+        var router = Router()
+        let dir = StoreTempDir()
+        AuditEventRoutes.register(in: &router, store: try SQLiteStore(path: dir.file("r.sqlite")))
+        #expect(router.routes.map { "\($0.method) \($0.pattern)" } == ["GET /fhir/AuditEvent", "GET /fhir/AuditEvent/{id}"])
+        #expect(router.routes.allSatisfy { if case .operator = $0.access { return true }; return false })
+        // What the AuditEvent and $validate routes add is valid R4. (The security part has an error of its own:
+        // SMART's oauth-uris extension requires an `authorize` URL a client-credentials-only server does not have.)
+        let issues = Self.engine.validator.validate(try ValidationEngine.read(body))
+        let ours = issues.filter { i in i.isError && ["resource", "operation"].contains { i.expression?.hasPrefix("CapabilityStatement.rest[0].\($0)") == true } }
+        #expect(ours.isEmpty, "\(issues)")
+        #expect(issues.filter { $0.isError }.allSatisfy { $0.expression?.hasPrefix("CapabilityStatement.rest[0].security") == true }, "\(issues)")
+    }
+
     @Test func mappingCarriesWhoWhatWhenAndOutcome() throws {
         let records = Self.records()
         func json(_ i: Int) throws -> [String: Any] {

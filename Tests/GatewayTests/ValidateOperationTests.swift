@@ -147,6 +147,18 @@ import Validation
         #expect(try G.curl(server.base + "/fhir/$validate", cert: G.pair(a), ["-H", "Authorization: Bearer \(token)"]).status == 405)
     }
 
+    /// The server's body limit applies (413 from the HTTP layer, before any parsing).
+    @Test func bodyOverTheServerLimitIs413() throws {
+        let server = try G.Server(environment: ["FHIR_GATEWAY_MAX_BODY_BYTES": "2048"])
+        defer { server.stop() }
+        let token = try G.token(server, sb.client("dui-a"))
+        let big = #"{"resourceType":"Patient","id":"\#(String(repeating: "a", count: 3000))"}"#
+        let r = try post(server, "/fhir/$validate", big, token: token)
+        #expect(r.status == 413, "\(r.body)")
+        let small = try post(server, "/fhir/$validate", #"{"resourceType":"Patient"}"#, token: token)
+        #expect(small.status == 200)
+    }
+
     @Test func capabilityStatementListsTheOperation() throws {
         let json = String(decoding: FHIRResponse.resource(FHIRRoutes.capabilityStatement(baseURL: "https://gw.test"), format: .json).body, as: UTF8.self)
         let cs = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
