@@ -17,6 +17,10 @@ extension ElementView {
     public func views<V: ElementView>(_ name: String, as _: V.Type = V.self) -> [V] {
         tree.children(node, name).map { V(tree: tree, node: $0) }
     }
+    /// The `extension`s of this node with this url, in order.
+    public func extensions(_ url: String) -> [ExtensionView] {
+        tree.children(node, "extension").filter { tree.childValue($0, "url") == url }.map { ExtensionView(tree: tree, node: $0) }
+    }
     /// FHIRPath of the viewed node, for messages.
     public var path: String { tree.path(node) }
     /// The member of choice element `name` (`value` finds `valueString`, `valueReference`, ...).

@@ -8,9 +8,13 @@ enum FHIRRoutes {
     static let interactions: [(type: String, interaction: FHIRInteraction, pattern: String)] = [
         ("Task", .search, "/fhir/Task"),
         ("Task", .read, "/fhir/Task/{id}"),
+        ("HealthcareService", .search, "/fhir/HealthcareService"),
+        ("HealthcareService", .read, "/fhir/HealthcareService/{id}"),
     ]
     /// Search parameters accepted on `search` (anything else is 400 not-supported, security.md §3.7.6).
     static let searchParameters: [(name: String, type: String)] = [("_lastUpdated", "date"), ("_count", "number")]
+    /// Types whose search takes other parameters than `searchParameters`.
+    static let typeSearchParameters: [String: [(name: String, type: String)]] = ["HealthcareService": HealthcareServiceRoutes.searchParameters]
     static let controlParameters: Set<String> = ["_format", "_cursor"]
     /// Oldest `_lastUpdated` lower bound a poll may ask for (first connection: J-30).
     static let maxWindowDays = 30.0
@@ -30,6 +34,12 @@ enum FHIRRoutes {
         }
         r.add("GET", "/fhir/Task/{id}", .fhir(.init("Task", .read))) { ctx throws(FHIRError) in
             try read(ctx, type: "Task", store: store)
+        }
+        r.add("GET", "/fhir/HealthcareService", .fhir(.init("HealthcareService", .search))) { ctx throws(FHIRError) in
+            try HealthcareServiceRoutes.search(ctx, store: store)
+        }
+        r.add("GET", "/fhir/HealthcareService/{id}", .fhir(.init("HealthcareService", .read))) { ctx throws(FHIRError) in
+            try HealthcareServiceRoutes.read(ctx, store: store)
         }
     }
 
@@ -182,7 +192,7 @@ enum FHIRRoutes {
                 b.begin("interaction"); b.primitive("code", i.interaction == .search ? "search-type" : i.interaction.rawValue); b.end()
             }
             if interactions.contains(where: { $0.type == type && $0.interaction == .search }) {
-                for p in searchParameters { b.begin("searchParam"); b.primitive("name", p.name); b.primitive("type", p.type); b.end() }
+                for p in typeSearchParameters[type] ?? searchParameters { b.begin("searchParam"); b.primitive("name", p.name); b.primitive("type", p.type); b.end() }
             }
             b.end()
         }

@@ -54,6 +54,9 @@ public enum GatewayRunner {
         let server = try HTTPServer(configuration: http, tls: proxied ? nil : tls, onTLSFailure: { service.tlsRefused($0) },
                                     onRefusal: { service.httpRefused(status: $0, reason: $1) }, handler: { service.handle($0, $1) })
         server.start()
+        // The daily ROR refresh runs inside the gateway when a ROR server is configured.
+        let rorDaily = service.ror.refresher.map { RorScheduler(refresher: $0, hour: configuration.rorDailyRefresh.hour, minute: configuration.rorDailyRefresh.minute) }
+        rorDaily?.start()
         Log.info("listening", [("host", configuration.host), ("port", String(server.port)), ("tls", proxied ? "no (reverse proxy)" : "mTLS"),
                                ("sandbox", String(configuration.sandbox))])
         var set = terminationSet()
@@ -73,6 +76,7 @@ public enum GatewayRunner {
             }
         }
         Log.info("stopping", [("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")])
+        rorDaily?.stop()
         server.stop(grace: 20)
         Log.info("stopped", [])
     }

@@ -12,6 +12,8 @@ public final class GatewayService: Sendable {
     public let configuration: GatewayConfiguration
     public let store: any GatewayStore
     public let metrics: Metrics
+    /// The ROR unit mirror (sync engine, and the pull client when a ROR server is configured).
+    public let ror: RorService
     let router: Router
     let tokens: TokenEndpoint
     let authorizer: RequestAuthorizer
@@ -34,6 +36,8 @@ public final class GatewayService: Sendable {
         let tokens = self.tokens
         r.add("POST", "/oauth/token", .tokenEndpoint) { ctx in tokens.handle(ctx.request, peer: ctx.peer, requestId: ctx.requestId) }
         OperationsRoutes.register(in: &r, metrics: metrics, store: store)
+        ror = RorService(configuration: configuration, store: store)
+        RorRoutes.register(in: &r, ror: ror)
         FHIRRoutes.register(in: &r, store: store)
         self.router = r
     }
