@@ -106,20 +106,28 @@ enum FHIRRoutes {
         } catch StoreError.invalidCursor {
             throw FHIRError(status: 400, code: .value, rule: "SEARCH-CURSOR", "_cursor invalide")
         } catch { throw storeFailure(error) }
+        var entries: [(id: String, tree: ElementTree)] = []
+        for stored in page.resources { entries.append((stored.id, try parse(stored))) }
+        return searchset(ctx, type: type, total: nil, next: page.next.map { ("_cursor", $0) }, entries: entries)
+    }
+
+    /// A searchset Bundle of `entries` (id and resource) with its `self` link and, when `next` is given,
+    /// a `next` link: the same query with that paging parameter.
+    static func searchset(_ ctx: Router.Context, type: String, total: Int?, next: (name: String, value: String)?,
+                          entries: [(id: String, tree: ElementTree)]) -> HTTPResponse {
         var b = ElementTreeBuilder(resourceType: "Bundle")
         b.primitive("type", "searchset")
-        let selfQuery = ctx.query.items.filter { $0.name != "_cursor" }
+        if let total { b.primitive("total", total) }
         func link(_ relation: String, _ items: [(name: String, value: String)]) {
             b.begin("link"); b.primitive("relation", relation)
             b.primitive("url", "\(ctx.baseURL)/fhir/\(type)" + (items.isEmpty ? "" : "?" + items.map { "\(escape($0.name))=\(escape($0.value))" }.joined(separator: "&")))
             b.end()
         }
         link("self", ctx.query.items)
-        if let next = page.next { link("next", selfQuery + [("_cursor", next)]) }
-        for stored in page.resources {
-            let tree = try parse(stored)
+        if let next { link("next", ctx.query.items.filter { $0.name != next.name } + [next]) }
+        for (id, tree) in entries {
             b.begin("entry")
-            b.primitive("fullUrl", "\(ctx.baseURL)/fhir/\(type)/\(stored.id)")
+            b.primitive("fullUrl", "\(ctx.baseURL)/fhir/\(type)/\(id)")
             b.copy("resource", from: tree)
             b.begin("search"); b.primitive("mode", "match"); b.end()
             b.end()

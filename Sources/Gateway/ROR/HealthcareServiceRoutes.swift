@@ -154,27 +154,8 @@ enum HealthcareServiceRoutes {
             return (id, tree)
         }
         let page = matches.dropFirst(offset).prefix(count)
-        var b = ElementTreeBuilder(resourceType: "Bundle")
-        b.primitive("type", "searchset")
-        b.primitive("total", matches.count)
-        func link(_ relation: String, _ items: [(name: String, value: String)]) {
-            b.begin("link"); b.primitive("relation", relation)
-            b.primitive("url", "\(ctx.baseURL)/fhir/HealthcareService"
-                        + (items.isEmpty ? "" : "?" + items.map { "\(FHIRRoutes.escape($0.name))=\(FHIRRoutes.escape($0.value))" }.joined(separator: "&")))
-            b.end()
-        }
-        link("self", ctx.query.items)
-        if offset + page.count < matches.count, count > 0 {
-            link("next", ctx.query.items.filter { $0.name != "_cursor" } + [("_cursor", String(offset + page.count))])
-        }
-        for (id, tree) in page {
-            b.begin("entry")
-            b.primitive("fullUrl", "\(ctx.baseURL)/fhir/HealthcareService/\(id)")
-            b.copy("resource", from: tree)
-            b.begin("search"); b.primitive("mode", "match"); b.end()
-            b.end()
-        }
-        return FHIRResponse.resource(b.build(), format: ctx.format)
+        let next = offset + page.count < matches.count && count > 0 ? ("_cursor", String(offset + page.count)) : nil
+        return FHIRRoutes.searchset(ctx, type: "HealthcareService", total: matches.count, next: next, entries: Array(page))
     }
 }
 

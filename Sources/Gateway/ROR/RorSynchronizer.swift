@@ -222,7 +222,7 @@ public final class RorSynchronizer: Sendable {
         for stored in pairings {
             let p = stored.pairing
             let facts = try currentFacts(p, tx: tx, nodes: nodes, today: today)
-            let found = RorChangeClassifier.changes(applied: stored.applied, current: facts, today: today)
+            let found = RorChangeClassifier.changes(applied: stored.applied, current: facts)
             if let facts { current[p.platformUnit] = facts }
             changes[p.platformUnit] = found
             let suspending = found.filter { $0.kind.severity.suspendsUpdates }

@@ -196,7 +196,7 @@ public struct RorDetectedChange: Sendable, Equatable {
 public enum RorChangeClassifier {
     /// Differences between what the mirror holds (`applied`) and what the ROR says (`current`, nil
     /// when the unit is gone from the ROR), each with its alert kind (severity follows from the kind).
-    public static func changes(applied: RorUnitFacts, current: RorUnitFacts?, today: String) -> [RorDetectedChange] {
+    public static func changes(applied: RorUnitFacts, current: RorUnitFacts?) -> [RorDetectedChange] {
         guard let current else { return [RorDetectedChange(kind: .gone, path: RorAlertKind.gone.fhirPath, oldValue: applied.unit.rorId, newValue: nil)] }
         var out: [RorDetectedChange] = []
         func compare(_ kind: RorAlertKind, _ old: String?, _ new: String?) {
