@@ -108,3 +108,25 @@ import FHIRModels
         #expect(failed.status == 1 && json(failed)?["status"]?.string == "failed" && json(failed)?["trigger"]?.string == "manualUnit")
     }
 }
+
+@Suite struct RorConfigurationTests {
+    @Test func rorKeysFromFileAndEnvironment() throws {
+        let dir = StoreTempDir()
+        let path = dir.file("gateway.json")
+        try Data(#"{"rorBaseURL": "https://ror.example.fr/ws-diffusion-fhir/", "rorCertificateFile": "pki/ror.crt", "rorPrivateKeyFile": "pki/ror.key", "rorDailyRefreshTime": "02:15"}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
+        let c = try GatewayConfiguration.load(path: path, environment: ["FHIR_GATEWAY_ROR_CA_FILE": "/etc/ror/ca.pem", "FHIR_GATEWAY_ROR_TIMEOUT_SECONDS": "12.5",
+                                                                         "FHIR_GATEWAY_ROR_OVERLAP_SECONDS": "7200"])
+        let client = try #require(c.rorClient)
+        #expect(client.baseURL == "https://ror.example.fr/ws-diffusion-fhir/" && client.certificateFile == dir.path + "/pki/ror.crt")
+        #expect(client.privateKeyFile == dir.path + "/pki/ror.key" && client.caFile == "/etc/ror/ca.pem" && client.timeoutSeconds == 12.5)
+        #expect(c.rorDailyRefresh == (2, 15) && c.rorOverlapSeconds == 7200)
+        #expect(try GatewayConfiguration.load(path: nil, environment: [:]).rorClient == nil, "no ROR server unless configured")
+        for (key, value) in [("ROR_BASE_URL", "http://ror.example.fr"), ("ROR_DAILY_REFRESH_TIME", "3h"), ("ROR_DAILY_REFRESH_TIME", "24:00"),
+                             ("ROR_TIMEOUT_SECONDS", "0"), ("ROR_OVERLAP_SECONDS", "-1")] {
+            #expect(throws: GatewayConfiguration.LoadError.self, "\(key)=\(value)") {
+                try GatewayConfiguration.load(path: nil, environment: ["FHIR_GATEWAY_" + key: value])
+            }
+        }
+    }
+}

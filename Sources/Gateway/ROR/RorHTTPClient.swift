@@ -1,5 +1,8 @@
 import CCurl
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where and how the gateway reaches the ROR FHIR API: HTTPS only, the server certificate verified
 /// against `caFile` (host name included), the gateway's client certificate for mutual TLS.
@@ -36,7 +39,12 @@ public final class RorHTTPClient: Sendable {
     public let configuration: RorClientConfiguration
 
     /// `curl_global_init` once per process, before any handle (libcurl ≥ 7.84 makes it thread-safe).
-    private static let globalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    /// With `CURLOPT_NOSIGNAL` (required in a threaded process) libcurl leaves SIGPIPE to the
+    /// application, and OpenSSL writes on a socket the peer closed would raise it: ignored process-wide.
+    private static let globalInit: CURLcode = {
+        signal(SIGPIPE, SIG_IGN)
+        return curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    }()
 
     public init(configuration: RorClientConfiguration) { self.configuration = configuration }
 

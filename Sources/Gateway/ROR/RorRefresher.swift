@@ -65,10 +65,11 @@ public final class RorRefresher: Sendable {
                 synchronizer.fail(run, [f.issue]); run.status = .failed; return run
             }
         }
-        let last = known.0
-        let full = trigger == nil || trigger == .initial || trigger == .reconcile || trigger == .manualEstablishment || last?.watermark == nil
-        let effective = trigger.map { $0 == .daily && full ? .reconcile : $0 } ?? (last?.watermark == nil ? .initial : .manualEstablishment)
-        let from = full ? nil : last?.watermark.map { Timestamp(milliseconds: $0.milliseconds - overlapSeconds * 1000) }
+        // Only a `daily` pull with a watermark is incremental; the first pull of an EG is `initial`.
+        let watermark = known.0?.watermark
+        let effective: RorSyncTrigger = watermark == nil ? .initial : trigger == .daily ? .daily : trigger == .reconcile ? .reconcile : .manualEstablishment
+        let full = effective != .daily
+        let from = full ? nil : watermark.map { Timestamp(milliseconds: $0.milliseconds - overlapSeconds * 1000) }
         var run = try synchronizer.startRun(establishment: eg, trigger: effective, scope: full ? "establishment (full)" : "establishment", watermarkFrom: from)
         do {
             var trees = try pages(establishmentQuery(finess: finess, since: from), into: &run)

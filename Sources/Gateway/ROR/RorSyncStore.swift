@@ -188,7 +188,7 @@ extension Migration {
         CREATE TABLE ror_pairing (
             eg_id             TEXT NOT NULL,
             platform_unit     TEXT NOT NULL,
-            ror_id            TEXT NOT NULL UNIQUE,
+            ror_id            TEXT NOT NULL,
             level             TEXT NOT NULL,
             ssr               INTEGER NOT NULL CHECK (ssr IN (0, 1)),
             chain             TEXT NOT NULL,
@@ -197,7 +197,8 @@ extension Migration {
             applied           TEXT NOT NULL,
             paired_at         INTEGER NOT NULL,
             paired_by         TEXT,
-            PRIMARY KEY (eg_id, platform_unit)
+            PRIMARY KEY (eg_id, platform_unit),
+            UNIQUE (eg_id, ror_id)
         ) WITHOUT ROWID;
         CREATE TABLE ror_alert (
             alert_id      INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -14,6 +14,8 @@ public enum GatewayRunner {
     public static func blockTerminationSignals() {
         var set = terminationSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
+        // A peer that closes while a TLS response is written must cost a write error, not the process.
+        signal(SIGPIPE, SIG_IGN)
     }
 
     static func terminationSet() -> sigset_t {
