@@ -47,6 +47,14 @@ import Mappers
         #expect(closed.isOpen(on: "2019-12-31"), "not closed before its closure date")
     }
 
+    /// The same content read from XML projects the same offers and nodes.
+    @Test func xmlInputProjectsTheSame() throws {
+        let json = F.tree(F.bundleA)
+        let xml = try FHIRXMLReader.read(FHIRXMLWriter.write(json))
+        let a = F.projector.project(json, today: today), b = F.projector.project(xml, today: today)
+        #expect(b.issues.isEmpty && a.offers == b.offers && a.nodes == b.nodes && b.offers.count == 5)
+    }
+
     @Test func collectionBundleAndASingleResource() throws {
         let b = F.projector.project(F.tree(F.json("eg-990000201-collection.json")), today: today)
         #expect(b.issues.isEmpty && b.offers.count == 2 && b.offers.allSatisfy { $0.belongs(to: F.egB) && $0.category == "39" })

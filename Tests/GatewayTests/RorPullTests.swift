@@ -202,6 +202,27 @@ final class RorFixtureServer: Sendable {
         #expect(audit.filter { $0.entry.interaction == "ror-sync" && $0.entry.status == 502 }.count == 7)
     }
 
+    /// One pull per establishment at a time in a process (daily job and admin API together).
+    @Test func concurrentRefreshOfOneEstablishmentIsRefused() throws {
+        let server = try RorFixtureServer()
+        let a = F.searchset(F.resources(F.bundleA))
+        server.respond { _ in usleep(800_000); return RorFixtureServer.fhir(a) }
+        let (store, refresher) = try refresher(server)
+        let first = Thread { _ = try? refresher.refresh(establishment: F.egA) }
+        first.start()
+        usleep(300_000)
+        do {
+            try refresher.refresh(establishment: F.egA)
+            Issue.record("a second refresh of the same EG must be refused while the first runs")
+        } catch let e as RorActionError {
+            #expect(e.rule == "ROR-BUSY")
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, try store.read({ tx in try tx.rorRuns(establishment: F.egA, limit: 5) }).first?.status != .succeeded { usleep(50_000) }
+        #expect(try store.read { tx in try tx.rorRuns(establishment: F.egA, limit: 5) }.map(\.status) == [.succeeded])
+        #expect(try refresher.refresh(establishment: F.egA).status == .succeeded, "free again once the first is done")
+    }
+
     @Test func dailyScheduleTime() throws {
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = TimeZone(identifier: "Europe/Paris")!

@@ -1,6 +1,7 @@
 import Foundation
 import FHIRModels
 import Mappers
+import Synchronization
 
 /// Pulls the ROR FHIR API for one establishment (or one unit), follows `Bundle.link[next]`, projects
 /// and hands the batch to the synchronizer. Every pull is a recorded run; a failure (TLS, timeout,
@@ -21,6 +22,10 @@ public final class RorRefresher: Sendable {
     static let pageSize = 200
     static let maxPages = 500
 
+    /// Establishments being pulled in this process: a second refresh of the same EG (daily job and admin
+    /// API at once) is refused rather than applying an older snapshot after a newer one.
+    private let inFlight = Mutex<Set<String>>([])
+
     public init(synchronizer: RorSynchronizer, client: RorHTTPClient, overlapSeconds: Int64 = 86_400, reconcileEverySeconds: Int64 = 7 * 86_400) {
         self.synchronizer = synchronizer; self.client = client
         self.overlapSeconds = overlapSeconds; self.reconcileEverySeconds = reconcileEverySeconds
@@ -40,6 +45,14 @@ public final class RorRefresher: Sendable {
     /// defaults to `initial` for a first pull, `manualEstablishment`/`manualUnit` otherwise.
     @discardableResult
     public func refresh(establishment eg: String, unit: String? = nil, trigger: RorSyncTrigger? = nil) throws -> RorSyncRun {
+        guard inFlight.withLock({ $0.insert(eg).inserted }) else {
+            throw RorActionError("ROR-BUSY", "un rafraîchissement de \(eg) est déjà en cours")
+        }
+        defer { inFlight.withLock { _ = $0.remove(eg) } }
+        return try pull(establishment: eg, unit: unit, trigger: trigger)
+    }
+
+    func pull(establishment eg: String, unit: String?, trigger: RorSyncTrigger?) throws -> RorSyncRun {
         let store = synchronizer.store
         let known = try store.read { tx in (try tx.rorEstablishment(eg), try tx.rorNodes(establishment: eg), try tx.rorPairings(establishment: eg)) }
         guard let finess = StructureId(eg).flatMap({ $0.kind == .finess ? String(eg.dropFirst()) : nil }) else {
