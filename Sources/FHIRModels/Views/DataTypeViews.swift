@@ -78,17 +78,9 @@ public struct PeriodView: ElementView {
 }
 
 /// `Extension`: url and `value[x]` (complex extensions hold nested `extension`s instead).
-public struct ExtensionView: ElementView {
+public struct ExtensionView: ValueChoiceView {
     public let tree: ElementTree
     public let node: ElementTree.NodeID
     public init(tree: ElementTree, node: ElementTree.NodeID) { self.tree = tree; self.node = node }
     public var url: String? { string("url") }
-    /// The `value[x]` node, whatever its type.
-    public var value: ElementTree.NodeID? { choice("value") }
-    /// The value when it is a primitive, as written.
-    public var primitiveValue: String? { value.flatMap { tree.value($0) } }
-    public var valuePeriod: PeriodView? { value.flatMap { tree.typeName($0) == "Period" ? PeriodView(tree: tree, node: $0) : nil } }
-    public var valueCodeableConcept: CodeableConceptView? {
-        value.flatMap { tree.typeName($0) == "CodeableConcept" ? CodeableConceptView(tree: tree, node: $0) : nil }
-    }
 }

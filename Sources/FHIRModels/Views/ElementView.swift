@@ -33,6 +33,23 @@ extension ElementView {
     }
 }
 
+/// A view of an element holding a `value[x]` (Extension, Task.input/output).
+public protocol ValueChoiceView: ElementView {}
+
+extension ValueChoiceView {
+    /// The `value[x]` node, whatever its type.
+    public var value: ElementTree.NodeID? { choice("value") }
+    /// FHIR type of the value (`string`, `Reference`, `CodeableConcept`, ...).
+    public var valueType: String? { value.flatMap { tree.typeName($0) } }
+    /// The value when it is a primitive, as written.
+    public var primitiveValue: String? { value.flatMap { tree.value($0) } }
+    public var valueReference: ReferenceView? { value.flatMap { valueType == "Reference" ? ReferenceView(tree: tree, node: $0) : nil } }
+    public var valueCodeableConcept: CodeableConceptView? {
+        value.flatMap { valueType == "CodeableConcept" ? CodeableConceptView(tree: tree, node: $0) : nil }
+    }
+    public var valuePeriod: PeriodView? { value.flatMap { valueType == "Period" ? PeriodView(tree: tree, node: $0) : nil } }
+}
+
 /// A view of a resource node, checked against its resource type.
 public protocol ResourceView: ElementView {
     static var resourceType: String { get }
