@@ -58,6 +58,16 @@ if args.first == "admin" {
     runOrExit { print(try AdminCommand.run(Array(args.dropFirst())), terminator: "") }
     exit(0)
 }
+if args.first == "ror" {
+    // fhir-gateway ror [--config FILE | --sandbox DIR] (import | refresh | status | pair | create-unit | unpair | state | alert) …
+    var ok = true
+    runOrExit {
+        let (output, succeeded) = try RorCommand.run(Array(args.dropFirst()))
+        print(output, terminator: "")
+        ok = succeeded
+    }
+    exit(ok ? 0 : 1)
+}
 if args.first == "generate-model-info" {
     let ref = args.count > 1 ? args[1] : "../shared/reference/fhir-r4"
     let files = ["profiles-types.json", "profiles-resources.json"].map { ref + "/" + $0 }

@@ -76,3 +76,11 @@ public struct PeriodView: ElementView {
     public var start: String? { string("start") }
     public var end: String? { string("end") }
 }
+
+/// `Extension`: url and `value[x]` (complex extensions hold nested `extension`s instead).
+public struct ExtensionView: ValueChoiceView {
+    public let tree: ElementTree
+    public let node: ElementTree.NodeID
+    public init(tree: ElementTree, node: ElementTree.NodeID) { self.tree = tree; self.node = node }
+    public var url: String? { string("url") }
+}

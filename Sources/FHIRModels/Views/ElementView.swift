@@ -17,6 +17,10 @@ extension ElementView {
     public func views<V: ElementView>(_ name: String, as _: V.Type = V.self) -> [V] {
         tree.children(node, name).map { V(tree: tree, node: $0) }
     }
+    /// The `extension`s of this node with this url, in order.
+    public func extensions(_ url: String) -> [ExtensionView] {
+        tree.children(node, "extension").filter { tree.childValue($0, "url") == url }.map { ExtensionView(tree: tree, node: $0) }
+    }
     /// FHIRPath of the viewed node, for messages.
     public var path: String { tree.path(node) }
     /// The member of choice element `name` (`value` finds `valueString`, `valueReference`, ...).
@@ -27,6 +31,23 @@ extension ElementView {
         }
         return nil
     }
+}
+
+/// A view of an element holding a `value[x]` (Extension, Task.input/output).
+public protocol ValueChoiceView: ElementView {}
+
+extension ValueChoiceView {
+    /// The `value[x]` node, whatever its type.
+    public var value: ElementTree.NodeID? { choice("value") }
+    /// FHIR type of the value (`string`, `Reference`, `CodeableConcept`, ...).
+    public var valueType: String? { value.flatMap { tree.typeName($0) } }
+    /// The value when it is a primitive, as written.
+    public var primitiveValue: String? { value.flatMap { tree.value($0) } }
+    public var valueReference: ReferenceView? { value.flatMap { valueType == "Reference" ? ReferenceView(tree: tree, node: $0) : nil } }
+    public var valueCodeableConcept: CodeableConceptView? {
+        value.flatMap { valueType == "CodeableConcept" ? CodeableConceptView(tree: tree, node: $0) : nil }
+    }
+    public var valuePeriod: PeriodView? { value.flatMap { valueType == "Period" ? PeriodView(tree: tree, node: $0) : nil } }
 }
 
 /// A view of a resource node, checked against its resource type.

@@ -20,20 +20,10 @@ public struct TaskView: ResourceView {
     public var description: String? { string("description") }
 
     /// `Task.input` / `Task.output`: a type and a `value[x]`.
-    public struct Parameter: ElementView {
+    public struct Parameter: ValueChoiceView {
         public let tree: ElementTree
         public let node: ElementTree.NodeID
         public init(tree: ElementTree, node: ElementTree.NodeID) { self.tree = tree; self.node = node }
         public var type: CodeableConceptView? { view("type") }
-        /// The `value[x]` node, whatever its type.
-        public var value: ElementTree.NodeID? { choice("value") }
-        /// FHIR type of the value (`string`, `Reference`, `CodeableConcept`, ...).
-        public var valueType: String? { value.flatMap { tree.typeName($0) } }
-        /// The value when it is a primitive, as written.
-        public var primitiveValue: String? { value.flatMap { tree.value($0) } }
-        public var valueReference: ReferenceView? { value.flatMap { valueType == "Reference" ? ReferenceView(tree: tree, node: $0) : nil } }
-        public var valueCodeableConcept: CodeableConceptView? {
-            value.flatMap { valueType == "CodeableConcept" ? CodeableConceptView(tree: tree, node: $0) : nil }
-        }
     }
 }

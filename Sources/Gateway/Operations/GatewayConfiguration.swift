@@ -38,8 +38,37 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Failed client authentications from one address (10 min window) that lock it at the token
     /// endpoint (60 s, doubling, ≤ 1 h; persisted); 0 turns the lockout per address off.
     public var ipLockoutThreshold = TokenEndpoint.defaultAddressLockoutThreshold
+    /// ROR FHIR API for the unit mirror (`https://…`); empty: no pull, imports only.
+    public var rorBaseURL = ""
+    /// The gateway's client certificate and key for mutual TLS with the ROR, and the CA file that
+    /// verifies the ROR server (empty: libcurl's default CA store).
+    public var rorCertificateFile = ""
+    public var rorPrivateKeyFile = ""
+    public var rorCAFile = ""
+    /// Daily refresh time, `HH:MM` in the host's local time.
+    public var rorDailyRefreshTime = "03:00"
+    public var rorTimeoutSeconds = 30.0
+    /// Incremental pulls ask `_lastUpdated=ge{watermark − overlap}`.
+    public var rorOverlapSeconds = 86_400
 
     public init() {}
+
+    /// The ROR client settings, nil when no ROR base URL is configured.
+    public var rorClient: RorClientConfiguration? {
+        rorBaseURL.isEmpty ? nil : RorClientConfiguration(baseURL: rorBaseURL, certificateFile: rorCertificateFile.isEmpty ? nil : rorCertificateFile,
+                                                          privateKeyFile: rorPrivateKeyFile.isEmpty ? nil : rorPrivateKeyFile,
+                                                          caFile: rorCAFile.isEmpty ? nil : rorCAFile, timeoutSeconds: rorTimeoutSeconds)
+    }
+
+    /// `rorDailyRefreshTime` as hour and minute (validated when set).
+    public var rorDailyRefresh: (hour: Int, minute: Int) { Self.clockTime(rorDailyRefreshTime) ?? (3, 0) }
+
+    static func clockTime(_ s: String) -> (hour: Int, minute: Int)? {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h), (0..<60).contains(m)
+        else { return nil }
+        return (h, m)
+    }
 
     public enum LoadError: Error, CustomStringConvertible, Equatable {
         case unreadable(String), invalid(String)
@@ -61,6 +90,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         ("logLevel", "LOG_LEVEL"), ("operatorThumbprints", "OPERATOR_THUMBPRINTS"),
         ("ipLockoutThreshold", "IP_LOCKOUT_THRESHOLD"),
         ("crlURLs", "CRL_URLS"), ("crlRefreshSeconds", "CRL_REFRESH_SECONDS"), ("crlDownloadDirectory", "CRL_DOWNLOAD_DIRECTORY"),
+        ("rorBaseURL", "ROR_BASE_URL"), ("rorCertificateFile", "ROR_CERTIFICATE_FILE"), ("rorPrivateKeyFile", "ROR_PRIVATE_KEY_FILE"),
+        ("rorCAFile", "ROR_CA_FILE"), ("rorDailyRefreshTime", "ROR_DAILY_REFRESH_TIME"), ("rorTimeoutSeconds", "ROR_TIMEOUT_SECONDS"),
+        ("rorOverlapSeconds", "ROR_OVERLAP_SECONDS"),
     ]
 
     /// Loads `path` (if given) and applies the environment. Unknown keys are refused, so a typo
@@ -128,6 +160,19 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case "crlRefreshSeconds": let d = try double(); guard d >= 1 else { throw .invalid("crlRefreshSeconds must be at least 1") }; crlRefreshSeconds = d
         case "crlDownloadDirectory": crlDownloadDirectory = v
         case "ipLockoutThreshold": let n = try int(); guard n >= 0 else { throw .invalid("ipLockoutThreshold must be 0 or more") }; ipLockoutThreshold = n
+        case "rorBaseURL":
+            guard v.isEmpty || v.lowercased().hasPrefix("https://") else { throw .invalid("rorBaseURL must be an https:// URL, got '\(v)'") }
+            rorBaseURL = v
+        case "rorCertificateFile": rorCertificateFile = v
+        case "rorPrivateKeyFile": rorPrivateKeyFile = v
+        case "rorCAFile": rorCAFile = v
+        case "rorDailyRefreshTime":
+            guard Self.clockTime(v) != nil else { throw .invalid("rorDailyRefreshTime must be HH:MM (00:00…23:59), got '\(v)'") }
+            rorDailyRefreshTime = v
+        case "rorTimeoutSeconds":
+            let t = try double(); guard t > 0 else { throw .invalid("rorTimeoutSeconds must be positive") }; rorTimeoutSeconds = t
+        case "rorOverlapSeconds":
+            let o = try int(); guard o >= 0 else { throw .invalid("rorOverlapSeconds must be ≥ 0") }; rorOverlapSeconds = o
         default: throw .invalid("unknown key '\(key)'")
         }
     }
@@ -136,5 +181,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         func abs(_ p: String) -> String { p.hasPrefix("/") ? p : base + "/" + p }
         certificateFile = abs(certificateFile); privateKeyFile = abs(privateKeyFile); trustFile = abs(trustFile)
         crlFiles = crlFiles.map(abs); databasePath = abs(databasePath); crlDownloadDirectory = abs(crlDownloadDirectory)
+        crlFiles = crlFiles.map(abs); databasePath = abs(databasePath)
+        func absIfSet(_ p: String) -> String { p.isEmpty ? p : abs(p) }
+        rorCertificateFile = absIfSet(rorCertificateFile); rorPrivateKeyFile = absIfSet(rorPrivateKeyFile); rorCAFile = absIfSet(rorCAFile)
     }
 }

@@ -51,10 +51,11 @@ public enum FHIRResponse {
 
     /// A `searchset` Bundle: a `self` link (the query as received), a `next` link (the same query with
     /// `_cursor=next`) when there is a next page, one `match` entry per resource.
-    public static func searchset(baseURL: String, type: String, query: QueryParameters, next: String?,
+    public static func searchset(baseURL: String, type: String, query: QueryParameters, total: Int? = nil, next: String?,
                                  entries: [(fullUrl: String, resource: ElementTree)]) -> ElementTree {
         var b = ElementTreeBuilder(resourceType: "Bundle")
         b.primitive("type", "searchset")
+        if let total { b.primitive("total", total) }
         func link(_ relation: String, _ items: [(name: String, value: String)]) {
             b.begin("link"); b.primitive("relation", relation)
             b.primitive("url", "\(baseURL)/fhir/\(type)" + (items.isEmpty ? "" : "?" + items.map { "\(FHIRRoutes.escape($0.name))=\(FHIRRoutes.escape($0.value))" }.joined(separator: "&")))

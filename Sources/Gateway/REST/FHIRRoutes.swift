@@ -8,9 +8,13 @@ enum FHIRRoutes {
     static let interactions: [(type: String, interaction: FHIRInteraction, pattern: String)] = [
         ("Task", .search, "/fhir/Task"),
         ("Task", .read, "/fhir/Task/{id}"),
+        ("HealthcareService", .search, "/fhir/HealthcareService"),
+        ("HealthcareService", .read, "/fhir/HealthcareService/{id}"),
     ]
     /// Search parameters accepted on `search` (anything else is 400 not-supported, security.md §3.7.6).
     static let searchParameters: [(name: String, type: String)] = [("_lastUpdated", "date"), ("_count", "number")]
+    /// Types whose search takes other parameters than `searchParameters`.
+    static let typeSearchParameters: [String: [(name: String, type: String)]] = ["HealthcareService": HealthcareServiceRoutes.searchParameters]
     static let controlParameters: Set<String> = ["_format", "_cursor"]
     /// Oldest `_lastUpdated` lower bound a poll may ask for (first connection: J-30).
     static let maxWindowDays = 30.0
@@ -30,6 +34,12 @@ enum FHIRRoutes {
         }
         r.add("GET", "/fhir/Task/{id}", .fhir(.init("Task", .read))) { ctx throws(FHIRError) in
             try read(ctx, type: "Task", store: store)
+        }
+        r.add("GET", "/fhir/HealthcareService", .fhir(.init("HealthcareService", .search))) { ctx throws(FHIRError) in
+            try HealthcareServiceRoutes.search(ctx, store: store)
+        }
+        r.add("GET", "/fhir/HealthcareService/{id}", .fhir(.init("HealthcareService", .read))) { ctx throws(FHIRError) in
+            try HealthcareServiceRoutes.read(ctx, store: store)
         }
     }
 
@@ -96,25 +106,17 @@ enum FHIRRoutes {
         } catch StoreError.invalidCursor {
             throw FHIRError(status: 400, code: .value, rule: "SEARCH-CURSOR", "_cursor invalide")
         } catch { throw storeFailure(error) }
-        var b = ElementTreeBuilder(resourceType: "Bundle")
-        b.primitive("type", "searchset")
-        let selfQuery = ctx.query.items.filter { $0.name != "_cursor" }
-        func link(_ relation: String, _ items: [(name: String, value: String)]) {
-            b.begin("link"); b.primitive("relation", relation)
-            b.primitive("url", "\(ctx.baseURL)/fhir/\(type)" + (items.isEmpty ? "" : "?" + items.map { "\(escape($0.name))=\(escape($0.value))" }.joined(separator: "&")))
-            b.end()
-        }
-        link("self", ctx.query.items)
-        if let next = page.next { link("next", selfQuery + [("_cursor", next)]) }
-        for stored in page.resources {
-            let tree = try parse(stored)
-            b.begin("entry")
-            b.primitive("fullUrl", "\(ctx.baseURL)/fhir/\(type)/\(stored.id)")
-            b.copy("resource", from: tree)
-            b.begin("search"); b.primitive("mode", "match"); b.end()
-            b.end()
-        }
-        return FHIRResponse.resource(b.build(), format: ctx.format)
+        var entries: [(id: String, tree: ElementTree)] = []
+        for stored in page.resources { entries.append((stored.id, try parse(stored))) }
+        return searchset(ctx, type: type, total: nil, next: page.next, entries: entries)
+    }
+
+    /// The searchset of a type's search, in the negotiated format (`FHIRResponse.searchset` builds it).
+    static func searchset(_ ctx: Router.Context, type: String, total: Int?, next: String?,
+                          entries: [(id: String, tree: ElementTree)]) -> HTTPResponse {
+        let bundle = FHIRResponse.searchset(baseURL: ctx.baseURL, type: type, query: ctx.query, total: total, next: next,
+                                            entries: entries.map { ("\(ctx.baseURL)/fhir/\(type)/\($0.id)", $0.tree) })
+        return FHIRResponse.resource(bundle, format: ctx.format)
     }
 
     static func escape(_ s: String) -> String {
@@ -182,7 +184,7 @@ enum FHIRRoutes {
                 b.begin("interaction"); b.primitive("code", i.interaction == .search ? "search-type" : i.interaction.rawValue); b.end()
             }
             if interactions.contains(where: { $0.type == type && $0.interaction == .search }) {
-                for p in searchParameters { b.begin("searchParam"); b.primitive("name", p.name); b.primitive("type", p.type); b.end() }
+                for p in typeSearchParameters[type] ?? searchParameters { b.begin("searchParam"); b.primitive("name", p.name); b.primitive("type", p.type); b.end() }
             }
             b.end()
         }

@@ -19,9 +19,9 @@ public enum Sandbox {
     /// the MDPH, and the operator (no EG: it uses the admin API, not the FHIR API).
     static let clients: [Client] = [
         Client(name: "dui-a", role: .dui, legalEntity: "1990000011", establishments: [("1990000102", true), ("1990000110", false)],
-               scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus"]),
+               scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus", "system/HealthcareService.rs"]),
         Client(name: "dui-b", role: .dui, legalEntity: "1990000029", establishments: [("1990000201", true)],
-               scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus"]),
+               scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus", "system/HealthcareService.rs"]),
         Client(name: "dpi", role: .dpi, legalEntity: "1990000037", establishments: [("1990000300", true)],
                scopes: ["system/Patient.cu", "system/DocumentReference.c", "system/Bundle.c"]),
         Client(name: "mdph", role: .mdph, legalEntity: "1990000045", establishments: [("1990000409", true)],

@@ -17,6 +17,8 @@ public enum GatewayRunner {
     public static func blockTerminationSignals() {
         var set = terminationSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
+        // A peer that closes while a TLS response is written must cost a write error, not the process.
+        signal(SIGPIPE, SIG_IGN)
     }
 
     static func terminationSet() -> sigset_t {
@@ -84,6 +86,9 @@ public enum GatewayRunner {
         }
         server.start()
         if !crls.urls.isEmpty { refresher.start { reload("crl-download") } }
+        // The daily ROR refresh runs inside the gateway when a ROR server is configured.
+        let rorDaily = service.ror.refresher.map { RorScheduler(refresher: $0, hour: configuration.rorDailyRefresh.hour, minute: configuration.rorDailyRefresh.minute) }
+        rorDaily?.start()
         Log.info("listening", [("host", configuration.host), ("port", String(server.port)), ("tls", proxied ? "no (reverse proxy)" : "mTLS"),
                                ("sandbox", String(configuration.sandbox))])
         var set = terminationSet()
@@ -95,6 +100,7 @@ public enum GatewayRunner {
         }
         Log.info("stopping", [("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")])
         refresher.stop()
+        rorDaily?.stop()
         server.stop(grace: 20)
         Log.info("stopped", [])
     }

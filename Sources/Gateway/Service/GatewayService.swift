@@ -15,6 +15,8 @@ public final class GatewayService: Sendable {
     public let metrics: Metrics
     /// Definitions and terminologies, loaded once at startup (`loadValidationEngine`), shared by all requests.
     public let validation: ValidationEngine
+    /// The ROR unit mirror (sync engine, and the pull client when a ROR server is configured).
+    public let ror: RorService
     let router: Router
     let tokens: TokenEndpoint
     let authorizer: RequestAuthorizer
@@ -41,6 +43,8 @@ public final class GatewayService: Sendable {
             tokens.handle(ctx.request, peer: ctx.peer, address: ctx.clientAddress, requestId: ctx.requestId)
         }
         OperationsRoutes.register(in: &r, metrics: metrics, store: store)
+        ror = RorService(configuration: configuration, store: store)
+        RorRoutes.register(in: &r, ror: ror)
         FHIRRoutes.register(in: &r, store: store)
         ValidateRoutes.register(in: &r, engine: validation)
         AuditEventRoutes.register(in: &r, store: store)
