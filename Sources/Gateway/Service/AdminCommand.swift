@@ -11,6 +11,10 @@ import Foundation
 ///     eg add EG EJ NAME | eg activate EG | eg deactivate EG
 ///     enrol CLIENT_ID EJ [THUMBPRINT]
 ///     audit [AFTER]
+///     mdph add EG OID NAME | recovery IDNAT [--establishment EG] [--status CODE] | decision IDNAT
+///     aptitude --client CLIENT_ID [--json]             (module Handicap: HandicapAdminRoutes)
+///
+/// Without `--db`, the database is the configured one (`FHIR_GATEWAY_DATABASE_PATH`, default gateway.sqlite).
 public enum AdminCommand {
     public enum Failure: Error, CustomStringConvertible {
         case usage(String)
@@ -19,13 +23,15 @@ public enum AdminCommand {
 
     static let usageText = """
         fhir-gateway admin --db FILE (client add NAME ROLE SCOPES [sandbox|production] | client disable ID | client rotate-secret ID [now] | ej add EJ NAME | \
-        ej activate EJ | ej suspend EJ | eg add EG EJ NAME | eg activate EG | eg deactivate EG | enrol CLIENT_ID EJ [THUMBPRINT] | audit [AFTER])
+        ej activate EJ | ej suspend EJ | eg add EG EJ NAME | eg activate EG | eg deactivate EG | enrol CLIENT_ID EJ [THUMBPRINT] | audit [AFTER] | \
+        \(HandicapAdminRoutes.usageText))
         """
 
     public static func run(_ args: [String], operatorName: String = ProcessInfo.processInfo.environment["USER"] ?? "operator") throws -> String {
-        guard args.count >= 3, args[0] == "--db" else { throw Failure.usage(usageText) }
-        let store = try SQLiteStore(path: args[1])
-        let cmd = Array(args.dropFirst(2))
+        let withDB = args.first == "--db"
+        guard withDB ? args.count >= 3 : !args.isEmpty else { throw Failure.usage(usageText) }
+        let store = try SQLiteStore(path: withDB ? args[1] : GatewayConfiguration.load(path: nil).databasePath)
+        let cmd = Array(args.dropFirst(withDB ? 2 : 0))
         let now = Timestamp.now()
         func audited(_ interaction: String, client: String? = nil, ej: String? = nil, eg: String? = nil,
                      _ change: (any StoreWriteTransaction) throws -> Void) throws {
@@ -100,7 +106,8 @@ public enum AdminCommand {
                         e.legalEntityId ?? "-", e.geographicEntityId ?? "-", e.resourceType ?? "-"].joined(separator: "\t")
             }.joined(separator: "\n") + (records.isEmpty ? "" : "\n")
         default:
-            throw Failure.usage(usageText)
+            guard let out = try HandicapAdminRoutes.command(store: store, cmd, operatorName: operatorName) else { throw Failure.usage(usageText) }
+            return out
         }
         return "ok\n"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Validation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,7 +44,10 @@ public enum GatewayRunner {
         // Reverse-proxy mode: a plain listener (meant for loopback behind the proxy); the TLS context's
         // trust store then only verifies the certificates the proxy forwards.
         let proxied = configuration.reverseProxy
-        let service = GatewayService(configuration: configuration, store: store, proxyVerifier: proxied ? tls : nil)
+        // The validator's definitions and terminologies (flows 2 and 4 validate against the SDO profiles).
+        let validation: ValidationEngine
+        do { validation = try ValidationEngine.load() } catch { throw Failure.startup("\(error)") }
+        let service = GatewayService(configuration: configuration, store: store, validation: validation, proxyVerifier: proxied ? tls : nil)
         var http = HTTPServer.Configuration()
         http.host = configuration.host
         http.port = configuration.port

@@ -1,5 +1,6 @@
 import Foundation
 import FHIRModels
+import Validation
 import Synchronization
 
 /// The request chain, one visible path for every request:
@@ -18,7 +19,7 @@ public final class GatewayService: Sendable {
     /// The TLS context whose trust store verifies proxied certificates (reverse-proxy mode).
     private let proxyVerifier: Mutex<TLSServerContext?>
 
-    public init(configuration: GatewayConfiguration, store: any GatewayStore, metrics: Metrics = Metrics(),
+    public init(configuration: GatewayConfiguration, store: any GatewayStore, validation: ValidationEngine, metrics: Metrics = Metrics(),
                 proxyVerifier: TLSServerContext? = nil) {
         self.configuration = configuration
         self.store = store
@@ -34,7 +35,10 @@ public final class GatewayService: Sendable {
         let tokens = self.tokens
         r.add("POST", "/oauth/token", .tokenEndpoint) { ctx in tokens.handle(ctx.request, peer: ctx.peer, requestId: ctx.requestId) }
         OperationsRoutes.register(in: &r, metrics: metrics, store: store)
-        FHIRRoutes.register(in: &r, store: store)
+        let handicap = HandicapFlows(store: store, validation: validation, sandbox: configuration.sandbox)
+        FHIRRoutes.register(in: &r, store: store, handicap: handicap,
+                            elements: ElementsFilter(conformance: validation.conformance, types: FHIRRoutes.resourceTypes))
+        HandicapAdminRoutes.register(in: &r, store: store)
         self.router = r
     }
 
@@ -106,7 +110,7 @@ public final class GatewayService: Sendable {
                           route: "unmatched", format: format)
         }
         var context = Router.Context(request: request, path: captures, query: query, format: format, peer: peer, caller: nil,
-                                     requestId: requestId, baseURL: baseURL(request, connection))
+                                     requestId: requestId, baseURL: baseURL(request, connection), audit: nil)
         var audit: AuditEntry?
         switch route.access {
         case .tokenEndpoint:
@@ -131,6 +135,7 @@ public final class GatewayService: Sendable {
                 entry.tenant = caller.tenant; entry.clientId = caller.client.clientId
                 entry.legalEntityId = caller.legalEntity.id; entry.geographicEntityId = caller.establishment.id
                 audit = entry
+                context.audit = entry
             } catch {
                 entry.clientId = error.clientId; entry.legalEntityId = error.legalEntityId; entry.geographicEntityId = error.establishmentId
                 entry.status = error.error.status; entry.outcome = error.error.rule
@@ -144,7 +149,7 @@ public final class GatewayService: Sendable {
             if var entry = audit { entry.status = error.status; entry.outcome = error.rule; audit = entry }
             return refuse(error, route: route.pattern, format: format, audit: audit)
         }
-        if var entry = audit {
+        if var entry = audit, !route.auditsInTransaction {
             entry.status = response.status
             AuditTrail.record(store, entry)
         }

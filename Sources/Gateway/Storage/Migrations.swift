@@ -168,5 +168,6 @@ extension Migration {
             """),
         // One entry per migration, in version order; each lives next to the store code that uses it.
         rorUnitMirror,
+        handicapFlows,
     ]
 }

@@ -1,0 +1,60 @@
+import FHIRModels
+
+/// The resource a create (POST) carries, and the JSON the store keeps for it.
+enum RequestBody {
+    /// The body as an element tree: a FHIR Content-Type (415 otherwise), readable (400 with the position
+    /// of the first syntax error), and a resource of the expected type (400).
+    static func resource(_ ctx: Router.Context, type: String) throws(FHIRError) -> ElementTree {
+        let contentType = ctx.request.header("Content-Type")
+        guard let format = FHIRFormat.ofBody(contentType: contentType) else {
+            throw FHIRError(status: 415, code: .notSupported, rule: "HTTP-MEDIA-TYPE",
+                            "Content-Type \(contentType ?? "absent") : envoyer application/fhir+json ou application/fhir+xml")
+        }
+        guard !ctx.request.body.isEmpty else {
+            throw FHIRError(status: 400, code: .required, rule: "BODY-EMPTY", "le corps de la requête doit contenir une ressource \(type)")
+        }
+        let tree: ElementTree
+        do {
+            tree = format == .json ? try FHIRJSONReader.read(ctx.request.body) : try FHIRXMLReader.read(ctx.request.body)
+        } catch {
+            let issue = OutcomeIssue(severity: .fatal, code: .structure, message: "ressource illisible : \(error.message)",
+                                     location: error.location, rule: "BODY-UNREADABLE")
+            throw FHIRError(status: 400, code: .structure, rule: "BODY-UNREADABLE", issue.message, details: [issue])
+        }
+        guard !tree.isEmpty, tree.isResource(tree.root), tree.typeName(tree.root) == type else {
+            let found = tree.isEmpty ? "rien" : (tree.typeName(tree.root) ?? tree.name(tree.root))
+            let issue = OutcomeIssue(severity: .error, code: .invalid, message: "ressource \(type) attendue sur cette adresse, reçu \(found)",
+                                     expression: "resourceType", rule: "BODY-RESOURCE-TYPE")
+            throw FHIRError(status: 400, code: .invalid, rule: "BODY-RESOURCE-TYPE", issue.message, details: [issue])
+        }
+        return tree
+    }
+
+    /// The JSON of `tree` with the server's id and meta (`versionId`, `lastUpdated`) written in; other meta
+    /// members (profile, source, tag…) are kept, `id` and `meta` come first as FHIR JSON writes them.
+    static func stamped(_ tree: ElementTree, _ meta: ResourceMeta, extraTags: [(system: String, code: String, display: String)] = [])
+        -> JSONValue {
+        // The writer's output is valid JSON by construction.
+        let json = (try? JSONValue.parse(FHIRJSONWriter.write(tree))) ?? .object([("resourceType", .string(meta.type))])
+        return stamped(json, meta, extraTags: extraTags)
+    }
+
+    static func stamped(_ json: JSONValue, _ meta: ResourceMeta, extraTags: [(system: String, code: String, display: String)] = [])
+        -> JSONValue {
+        var members = json.members ?? []
+        var m = members.first { $0.0 == "meta" }?.1.members ?? []
+        m.removeAll { $0.0 == "versionId" || $0.0 == "lastUpdated" }
+        m.insert(("lastUpdated", .string(meta.lastUpdated.fhirInstant)), at: 0)
+        m.insert(("versionId", .string(String(meta.versionId))), at: 0)
+        if !extraTags.isEmpty {
+            var tags = m.first { $0.0 == "tag" }?.1.array ?? []
+            for t in extraTags where !tags.contains(where: { $0["system"]?.string == t.system && $0["code"]?.string == t.code }) {
+                tags.append(.object([("system", .string(t.system)), ("code", .string(t.code)), ("display", .string(t.display))]))
+            }
+            m.removeAll { $0.0 == "tag" }
+            m.append(("tag", .array(tags)))
+        }
+        members.removeAll { $0.0 == "resourceType" || $0.0 == "id" || $0.0 == "meta" }
+        return .object([("resourceType", .string(meta.type)), ("id", .string(meta.id)), ("meta", .object(m))] + members)
+    }
+}
