@@ -44,7 +44,8 @@ import Mappers
         // 45 / 48 / 51 need theirs; 42, 47, 71, 72 may be qualified.
         #expect(check(PersonStatus(statusESMS: "45")) == ["PH-REASON-REQUIRED"])
         #expect(check(PersonStatus(statusESMS: "45", reasonESMS: "114")).isEmpty)
-        #expect(check(PersonStatus(statusESMS: "48", reasonESMS: "124")).isEmpty)
+        #expect(check(PersonStatus(statusESMS: "48", reasonESMS: "124")).isEmpty && check(PersonStatus(statusESMS: "48")).isEmpty)
+        #expect(check(PersonStatus(statusESMS: "48", reasonESMS: "152")) == ["PH-REASON-MISMATCH"])
         #expect(check(PersonStatus(statusESMS: "51", reasonESMS: "170")).isEmpty)
         #expect(check(PersonStatus(statusESMS: "42", reasonESMS: "168")).isEmpty && check(PersonStatus(statusESMS: "42")).isEmpty)
         // Unit level.

@@ -47,7 +47,7 @@ final class HandicapHarness: @unchecked Sendable {
     let store: SQLiteStore
     let service: GatewayService
     let flows: HandicapFlows
-    var a: Caller!, b: Caller!, c: Caller!, mdph: Caller!
+    let a: Caller, b: Caller, c: Caller, mdph: Caller
 
     init(sandbox: Bool = false) throws {
         store = try SQLiteStore(path: dir.file("gateway.sqlite"))
@@ -57,15 +57,15 @@ final class HandicapHarness: @unchecked Sendable {
         configuration.sandbox = sandbox
         service = GatewayService(configuration: configuration, store: store, validation: Self.engine)
         flows = HandicapFlows(store: store, validation: Self.engine, sandbox: sandbox)
-        a = try enrol("dui-a", .dui, ej: "1990000011", eg: "1990000101", scopes: Self.duiScopes, seed: 1)
-        b = try enrol("dui-b", .dui, ej: "1990000029", eg: "1990000200", scopes: Self.duiScopes, seed: 2)
-        c = try enrol("dui-c", .dui, ej: "1990000037", eg: "1990000309", scopes: Self.duiScopes, seed: 3)
-        mdph = try enrol("mdph", .mdph, ej: "1990000045", eg: "1990000408",
+        a = try Self.enrol(store, "dui-a", .dui, ej: "1990000011", eg: "1990000101", scopes: Self.duiScopes, seed: 1)
+        b = try Self.enrol(store, "dui-b", .dui, ej: "1990000029", eg: "1990000200", scopes: Self.duiScopes, seed: 2)
+        c = try Self.enrol(store, "dui-c", .dui, ej: "1990000037", eg: "1990000309", scopes: Self.duiScopes, seed: 3)
+        mdph = try Self.enrol(store, "mdph", .mdph, ej: "1990000045", eg: "1990000408",
                          scopes: ["system/DocumentReference.crs", "system/Task.crs"], seed: 4)
         try store.write { tx in try tx.upsertMDPH(MDPHRecord(establishment: "1990000408", oid: Self.mdphOID, name: "MDPH de test")) }
     }
 
-    private func enrol(_ name: String, _ role: ClientRole, ej: String, eg: String, scopes: [String], seed: UInt8) throws -> Caller {
+    private static func enrol(_ store: SQLiteStore, _ name: String, _ role: ClientRole, ej: String, eg: String, scopes: [String], seed: UInt8) throws -> Caller {
         let now = Timestamp.now()
         let peer = PeerCertificate(subject: [("C", "FR"), ("OU", ej), ("CN", name)], issuer: [], sha256: [UInt8](repeating: seed, count: 32),
                                    serialHex: "0\(seed)", notAfter: nil)
@@ -110,6 +110,14 @@ final class HandicapHarness: @unchecked Sendable {
     /// Ids of the entries of a searchset reply.
     static func ids(_ r: Reply) -> [String] { (r.json["entry"]?.array ?? []).compactMap { $0["resource"]?["id"]?.string } }
     static func resources(_ r: Reply) -> [JSONValue] { (r.json["entry"]?.array ?? []).compactMap { $0["resource"] } }
+    /// The status a Task (JSON) carries.
+    static func status(_ task: JSONValue?) throws -> PersonStatus {
+        let tree = try FHIRJSONReader.read((task ?? .null).serialized())
+        guard let view = TaskView(tree) else { throw StoreError.invalidArgument("not a Task") }
+        return PersonStatus(task: view)
+    }
+    /// The statuses of the Tasks of a searchset.
+    static func statuses(_ r: Reply) throws -> [PersonStatus] { try resources(r).map { try status($0) } }
 
     // MARK: decisions
 
@@ -134,7 +142,9 @@ final class HandicapHarness: @unchecked Sendable {
     /// A stand-in document for the registry tests: the registry stores the bytes and hands them to
     /// `stamp`; the CDA itself is the CDA reader's business (its own tests).
     static func document(_ d: OrientationDecision) -> [UInt8] {
-        Array("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><id root=\"\(d.documentId.root)\" extension=\"\(d.documentId.extension ?? "")\"/><setId extension=\"MDPH\"/><versionNumber value=\"\(d.versionNumber)\"/></ClinicalDocument>".utf8)
+        Array(("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><id root=\"\(d.documentId.root)\" extension=\"\(d.documentId.extension ?? "")\"/>"
+               + "<setId extension=\"MDPH\"/><versionNumber value=\"\(d.versionNumber)\"/><!-- \(d.person.givenNames) \(d.targetedStructures) -->"
+               + "</ClinicalDocument>").utf8)
     }
 
     static func stamp(_ cda: [UInt8], _ idNat: String) -> [UInt8] {

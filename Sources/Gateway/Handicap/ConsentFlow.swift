@@ -6,13 +6,10 @@ import Mappers
 /// notified to it. The Consent is stored in the caller's tenant; the evaluation (when the MDPH sent
 /// one, now or later) becomes a 51848-0 DocumentReference there, which flow 3 then finds.
 extension HandicapFlows {
-    /// `meta.source` forms accepted for the caller's idNat_Struct (sdo-flows.md Q9): the bare value, or
-    /// prefixed with the idNat_Struct OID as a URN.
-    static func sourceMatches(_ source: String?, establishment: String) -> Bool {
-        guard let source else { return false }
-        return source == establishment || source == "urn:oid:1.2.250.1.71.4.2.2|\(establishment)"
-            || source == "urn:oid:1.2.250.1.71.4.2.2:\(establishment)"
-    }
+    /// `meta.source` must be the caller's idNat_Struct as is (`1`+FINESS or `3`+SIRET, sdo-flows.md Q9): a
+    /// `uri` without a scheme is valid FHIR; `urn:oid:1.2.250.1.71.4.2.2|…` is not (an `urn:oid:` URI holds
+    /// an OID only) and the example's `urn:uuid:` names nobody.
+    static func sourceMatches(_ source: String?, establishment: String) -> Bool { source == establishment }
 
     func postConsent(_ ctx: Router.Context) throws(FHIRError) -> HTTPResponse {
         let caller = try Self.caller(ctx)
@@ -24,7 +21,7 @@ extension HandicapFlows {
         let eg = caller.tenant
         if !Self.sourceMatches(consent.metaSource, establishment: eg) {
             throw .unprocessable([Self.issue("PH-CONSENT-SOURCE", .businessRule, "Consent.meta.source",
-                                             "meta.source doit être l'idNat_Struct de l'établissement appelant (\(eg), ou urn:oid:1.2.250.1.71.4.2.2|\(eg)) ; reçu \(consent.metaSource ?? "rien")")]
+                                             "meta.source doit être l'idNat_Struct de l'établissement appelant (\(eg)) ; reçu \(consent.metaSource ?? "rien")")]
                                  + issues)
         }
         // provision.data.reference.identifier (official) = idNat_Decision; the profile makes it 1..1 per data.

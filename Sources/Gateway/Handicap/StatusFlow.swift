@@ -15,23 +15,23 @@ extension HandicapFlows {
         guard let task = TaskView(tree) else { throw FHIRError(status: 400, code: .invalid, rule: "BODY-RESOURCE-TYPE", "ressource Task attendue") }
         // Profile: esms-task (v4.0.7), or what meta.profile claims when it names esms-task or the 4.0.5 sdo-task.
         let claimed = task.profiles.contains { p in SDORules.taskProfiles.contains(String(p.split(separator: "|").first ?? "")) }
-        let validation = self.validation.validate(tree, profiles: claimed ? [] : [SDOCodeSystems.taskProfile])
+        let validation = RequestBody.clientIssues(self.validation.validate(tree, profiles: claimed ? [] : [SDOCodeSystems.taskProfile]), type: "Task")
         if validation.contains(where: \.isError) { throw .unprocessable(validation) }
         let warnings = validation
         let status = PersonStatus(task: task)
         let force = tree.child(tree.root, "meta").map { meta in
             tree.children(meta, "tag").contains { tree.childValue($0, "system") == Self.flagSystem && tree.childValue($0, "code") == Self.forceCode }
         } ?? false
-        let stored: StoredResource = caller.client.role == .mdph
-            ? try mdphEvent(ctx, caller: caller, tree: tree, status: status, warnings: warnings)
+        let (stored, notes): (StoredResource, [OutcomeIssue]) = caller.client.role == .mdph
+            ? (try mdphEvent(ctx, caller: caller, tree: tree, status: status, warnings: warnings), [])
             : try statusFromESMS(ctx, caller: caller, tree: tree, status: status, force: force, warnings: warnings)
-        return try Self.created(ctx, stored, informational: warnings.filter { !$0.isError })
+        return try Self.created(ctx, stored, informational: notes + warnings.filter { !$0.isError })
     }
 
     // MARK: flow 4 (DUI)
 
     private func statusFromESMS(_ ctx: Router.Context, caller: AuthorizedCaller, tree: ElementTree, status: PersonStatus, force: Bool,
-                                warnings: [OutcomeIssue]) throws(FHIRError) -> StoredResource {
+                                warnings: [OutcomeIssue]) throws(FHIRError) -> (StoredResource, [OutcomeIssue]) {
         let eg = caller.tenant
         return try write { tx in
             guard let idNat = status.idNatDecision, let d = try tx.decision(idNat: idNat),
@@ -97,7 +97,7 @@ extension HandicapFlows {
                 try tx.updateNotification(n)
             }
             try tx.audit(ctx.auditEntry(status: 201, resourceIds: [own.id]))
-            return own
+            return (own, issues)
         }
     }
 

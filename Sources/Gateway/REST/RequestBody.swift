@@ -5,13 +5,13 @@ enum RequestBody {
     /// The body as an element tree: a FHIR Content-Type (415 otherwise), readable (400 with the position
     /// of the first syntax error), and a resource of the expected type (400).
     static func resource(_ ctx: Router.Context, type: String) throws(FHIRError) -> ElementTree {
+        guard !ctx.request.body.isEmpty else {
+            throw FHIRError(status: 400, code: .required, rule: "BODY-EMPTY", "le corps de la requête doit contenir une ressource \(type)")
+        }
         let contentType = ctx.request.header("Content-Type")
         guard let format = FHIRFormat.ofBody(contentType: contentType) else {
             throw FHIRError(status: 415, code: .notSupported, rule: "HTTP-MEDIA-TYPE",
                             "Content-Type \(contentType ?? "absent") : envoyer application/fhir+json ou application/fhir+xml")
-        }
-        guard !ctx.request.body.isEmpty else {
-            throw FHIRError(status: 400, code: .required, rule: "BODY-EMPTY", "le corps de la requête doit contenir une ressource \(type)")
         }
         let tree: ElementTree
         do {
@@ -28,6 +28,13 @@ enum RequestBody {
             throw FHIRError(status: 400, code: .invalid, rule: "BODY-RESOURCE-TYPE", issue.message, details: [issue])
         }
         return tree
+    }
+
+    /// Validation issues of a resource as the client sends it, without those about what the server assigns:
+    /// `meta.lastUpdated` is 1..1 in esms-task, but a create carries none (the server sets it, and the
+    /// stored resource has it).
+    static func clientIssues(_ issues: [OutcomeIssue], type: String) -> [OutcomeIssue] {
+        issues.filter { !($0.expression == "\(type).meta" && $0.message.hasPrefix("\(type).meta.lastUpdated: minimum required")) }
     }
 
     /// The JSON of `tree` with the server's id and meta (`versionId`, `lastUpdated`) written in; other meta

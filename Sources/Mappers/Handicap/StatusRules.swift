@@ -58,7 +58,7 @@ public enum StatusRules {
             "45": r(.esms, .esms, .required, impossible),
             "46": r(.esms, .mdph, .optional, impossible),
             "47": r(.esms, .esms, .optional, admission),
-            "48": r(.esms, .esms, .required, leftESMS),
+            "48": r(.esms, .esms, .optional, leftESMS),  // the official example gives the reason at unit level (188 + 89)
             "49": r(.esms, .mdph, .optional, ["112", "173"]),
             "51": r(.esms, .esms, .required, reorientationESMS),
             "54": r(.esms, .mdph, .none),
