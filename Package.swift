@@ -33,10 +33,13 @@ let package = Package(
 
         .executableTarget(name: "bench-validate", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
         // Store test/measurement helper: a writer the crash-safety test SIGKILLs, and the inserts/s benchmark.
+        // Load client for scripts/bench-gateway: keep-alive mTLS connections, latency percentiles, server RSS.
+        .executableTarget(name: "bench-gateway", dependencies: ["COpenSSL"], swiftSettings: strict),
         .executableTarget(name: "store-crash-writer", dependencies: ["Gateway"], swiftSettings: strict),
 
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        .testTarget(name: "MappersTests", dependencies: ["Mappers", "FHIRModels", "Validation"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Mappers", "FHIRModels", "COpenSSL", "CSQLite", "CCurl", "CHTTPParser"],
                     swiftSettings: strict),
 
@@ -45,5 +48,6 @@ let package = Package(
         .executableTarget(name: "FuzzXML", dependencies: ["FHIRModels"], swiftSettings: strict),
         .executableTarget(name: "FuzzHTTP", dependencies: ["Gateway"], swiftSettings: strict),
         .executableTarget(name: "FuzzFHIRPath", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),
+        .executableTarget(name: "FuzzCDA", dependencies: ["Mappers", "FHIRModels", "Validation"], swiftSettings: strict),
     ]
 )

@@ -16,7 +16,8 @@ import Foundation
     ]
 
     /// Corpora replayed by another test target (their reader lives in a module this target does not import).
-    static let replayedElsewhere: [String: String] = ["http": "GatewayTests/HTTPFuzzRegressionTests", "fhirpath": "ValidationTests/FHIRPathFuzzRegressionTests"]
+    static let replayedElsewhere: [String: String] = ["http": "GatewayTests/HTTPFuzzRegressionTests", "fhirpath": "ValidationTests/FHIRPathFuzzRegressionTests",
+                                                               "cda": "MappersTests/CDAFuzzRegressionTests"]
 
     static func replayXML(_ bytes: [UInt8]) -> Outcome {
         let tree: ElementTree

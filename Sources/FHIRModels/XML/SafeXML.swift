@@ -19,16 +19,33 @@ enum SafeXML {
 
     /// Parses a whole document. The caller owns the result and frees it with `xmlFreeDoc`.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxBytes: Int) throws(FHIRParseError) -> xmlDocPtr {
+        do {
+            return try parseDocument(bytes, maxBytes: maxBytes)
+        } catch {
+            let loc = error.location
+            switch error.kind {
+            case .tooLarge: throw FHIRParseError(message: "XML document larger than the \(maxBytes)-byte limit", location: loc)
+            case .doctype:
+                throw FHIRParseError(message: "XML document refused at \(loc): DOCTYPE declarations are not allowed in FHIR XML (no DTDs or entity declarations)", location: loc)
+            case .empty: throw FHIRParseError(message: "XML syntax error: empty document", location: loc)
+            case .outOfMemory: throw FHIRParseError(message: "XML parser could not be created (out of memory)", location: loc)
+            default: throw FHIRParseError(message: "XML syntax error at \(loc): \(error.detail)", location: loc)
+            }
+        }
+    }
+
+    /// `parse` with the reason of a refusal kept apart from libxml2's own message (`XMLReadError.detail`).
+    static func parseDocument(_ bytes: UnsafeBufferPointer<UInt8>, maxBytes: Int) throws(XMLReadError) -> xmlDocPtr {
         let start = SourceLocation(line: 1, column: 1)
         guard bytes.count <= maxBytes, bytes.count <= Int(Int32.max) else {
-            throw FHIRParseError(message: "XML document larger than the \(maxBytes)-byte limit", location: start)
+            throw XMLReadError(kind: .tooLarge, detail: "\(bytes.count) bytes, limit \(maxBytes)", location: start)
         }
         guard bytes.count > 0, let base = bytes.baseAddress else {
-            throw FHIRParseError(message: "XML syntax error: empty document", location: start)
+            throw XMLReadError(kind: .empty, detail: "empty document", location: start)
         }
         _ = initialised
         guard let ctxt = xmlNewParserCtxt() else {
-            throw FHIRParseError(message: "XML parser could not be created (out of memory)", location: start)
+            throw XMLReadError(kind: .outOfMemory, detail: "out of memory", location: start)
         }
         defer { xmlFreeParserCtxt(ctxt) }
         // Any DOCTYPE stops the parse: FHIR XML never needs one, and entities are only declared there.
@@ -51,10 +68,7 @@ enum SafeXML {
                         .trimmingASCIIWhitespace()
                 }
             }
-            if errNo == Int32(XML_ERR_USER_STOP.rawValue) {
-                throw FHIRParseError(message: "XML document refused at \(loc): DOCTYPE declarations are not allowed in FHIR XML (no DTDs or entity declarations)", location: loc)
-            }
-            throw FHIRParseError(message: "XML syntax error at \(loc): \(message)", location: loc)
+            throw XMLReadError(kind: errNo == Int32(XML_ERR_USER_STOP.rawValue) ? .doctype : .syntax, detail: message, location: loc)
         }
         return doc!
     }
@@ -111,7 +125,7 @@ enum SafeXML {
     }
 }
 
-fileprivate extension String {
+extension String {
     func trimmingASCIIWhitespace() -> String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\n" || f == "\t" || f == "\r" { s.removeFirst() }

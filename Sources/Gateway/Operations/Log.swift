@@ -21,7 +21,7 @@ public enum Log {
 
     public static func write(_ level: Level, _ event: String, _ fields: [(String, String)] = []) {
         guard level >= minimum.withLock({ $0 }) else { return }
-        var obj: [(String, JSONValue)] = [("ts", .string(ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]))),
+        var obj: [(String, JSONValue)] = [("ts", .string(Timestamp.now().fhirInstant)),
                                           ("level", .string(level.name)), ("event", .string(event))]
         for (k, v) in fields { obj.append((k, .string(v))) }
         var line = JSONValue.object(obj).serialized()

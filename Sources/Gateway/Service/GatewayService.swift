@@ -188,6 +188,6 @@ public final class GatewayService: Sendable {
     }
 
     static func newRequestId() -> String {
-        (try? SecretHasher.randomBytes(12)).map { $0.map { String(format: "%02x", $0) }.joined() } ?? UUID().uuidString
+        (try? SecretHasher.randomBytes(12)).map(SecretHasher.base64url) ?? UUID().uuidString
     }
 }

@@ -29,14 +29,25 @@ public struct OrientationDecision: Sendable, Equatable {
     public var relatedDecisionIds: [String]
     /// `droitPrestation` entries; an orientation has at least one targeting ESMS.
     public var rights: [RightOrBenefit]
+    /// `motivation` codes (No_Motivation 1.2.250.1.213.3.3.148), in document order. The platform does
+    /// not act on them but the ESMS shows them, so they travel with the decision.
+    public var motivations: [String]
+    /// `recordTarget/patientRole/cnsaSDO:idMDPHResponsable`: the MDPH in charge of the person's file
+    /// (root = its OID, extension = its label), which may differ from the deciding MDPH after a move.
+    public var responsibleMDPH: InstanceIdentifier?
+    /// `decision/idNat` (root 1.2.250.1.71.4.2.2): the structure (`1`+FINESS or `3`+SIRET) that asked for
+    /// the revision, when a third party did.
+    public var revisionRequester: String?
 
     public init(documentId: InstanceIdentifier, setId: InstanceIdentifier?, versionNumber: Int, replacesDocumentId: InstanceIdentifier?,
                 effectiveTime: String?, person: OrientedPerson, mdphOID: String, idDecision: String, decisionType: DecisionType,
-                decisionDate: String?, closureEffectiveDate: String?, relatedDecisionIds: [String], rights: [RightOrBenefit]) {
+                decisionDate: String?, closureEffectiveDate: String?, relatedDecisionIds: [String], rights: [RightOrBenefit],
+                motivations: [String] = [], responsibleMDPH: InstanceIdentifier? = nil, revisionRequester: String? = nil) {
         self.documentId = documentId; self.setId = setId; self.versionNumber = versionNumber
         self.replacesDocumentId = replacesDocumentId; self.effectiveTime = effectiveTime; self.person = person
         self.mdphOID = mdphOID; self.idDecision = idDecision; self.decisionType = decisionType; self.decisionDate = decisionDate
         self.closureEffectiveDate = closureEffectiveDate; self.relatedDecisionIds = relatedDecisionIds; self.rights = rights
+        self.motivations = motivations; self.responsibleMDPH = responsibleMDPH; self.revisionRequester = revisionRequester
     }
 
     /// Every ESMS `idNat_Struct` targeted by any right, in document order, without repeats.
@@ -57,6 +68,8 @@ public struct InstanceIdentifier: Sendable, Hashable, CustomStringConvertible {
 
 /// `No_Type_Decision` (1.2.250.1.213.3.3.202). The raw code is kept for codes this gateway does
 /// not give a meaning to; those are refused at intake, never silently mapped.
+/// In the CDA, `typeDeDecision` 5 is a closure; `typeDeDecision` 1 is an attribution whose rights'
+/// `natureDroit` (No_Nature_droit) says new right (1), renewal (2) or revision (3): docs/cda-decisions.md.
 public enum DecisionType: Sendable, Hashable {
     case attribution
     case renewal
@@ -118,13 +131,22 @@ public struct RightOrBenefit: Sendable, Equatable {
     public var organisationCategory: String?
     /// `categorieEtablissement`, TRE_R66.
     public var establishmentCategory: String?
+    /// `natureDroit` (No_Nature_droit 1.2.250.1.213.3.3.151): 1 new right, 2 renewal, 3 revision. It is
+    /// what tells an attribution from a renewal or a revision in the CDA.
+    public var nature: String?
+    /// `qualification` (No_Qualification 1.2.250.1.213.3.3.171): 1 target orientation, 2 alternative.
+    public var qualification: String?
+    /// `existencePAG`: a global support plan (PAG) is attached to the decision.
+    public var globalSupportPlan: Bool?
 
     public init(typeCode: String, openingDate: String?, expiryDate: String?, targetedStructures: [String],
                 receptionTemporality: String?, sequentialReception: Bool?, careMode: String?,
-                organisationCategory: String?, establishmentCategory: String?) {
+                organisationCategory: String?, establishmentCategory: String?,
+                nature: String? = nil, qualification: String? = nil, globalSupportPlan: Bool? = nil) {
         self.typeCode = typeCode; self.openingDate = openingDate; self.expiryDate = expiryDate
         self.targetedStructures = targetedStructures; self.receptionTemporality = receptionTemporality
         self.sequentialReception = sequentialReception; self.careMode = careMode
         self.organisationCategory = organisationCategory; self.establishmentCategory = establishmentCategory
+        self.nature = nature; self.qualification = qualification; self.globalSupportPlan = globalSupportPlan
     }
 }
