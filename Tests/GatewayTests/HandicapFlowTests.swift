@@ -51,7 +51,7 @@ import Mappers
 
     @Test func pollingWindowFormatsAndPaging() throws {
         let h = try H()
-        for i in 1...3 { try h.register(H.decision("DO-\(i)", targets: [h.a.eg], person: H.person(ins: "18012751320074\(i)"))) }
+        for i in 1...3 { try h.register(H.decision("DO-\(i)", targets: [h.a.eg], person: H.person(ins: H.ins(100 + i)))) }
         // `+` sent as %2B, a raw `+`, a plain date, a Z instant: all accepted.
         let now = Timestamp.now().fhirInstant
         let today = String(now.prefix(10))
@@ -185,7 +185,7 @@ import Mappers
 
     @Test func aStatusIsRewrittenToTheRecipientsOwnDecisionAboutThePerson() throws {
         let h = try H()
-        let person = H.person(ins: "255081416802538")
+        let person = H.person(ins: H.ins(20))
         let d1 = try h.register(H.decision("DO-1", targets: [h.a.eg], person: person)).decision
         let d2 = try h.register(H.decision("DO-2", targets: [h.b.eg], person: person)).decision
         #expect(h.post(h.a, "Task", H.task(eg: h.a.eg, idNat: d1.idNat, idDecision: "DO-1", status: "47")).status == 201)
@@ -197,8 +197,8 @@ import Mappers
     @Test func flow4RefusalsNameTheElementAndWriteNothing() throws {
         let h = try H()
         let idNat = try decisionForAAndB(h)
-        let esrp = try h.register(H.decision("DO-ESRP", targets: [h.a.eg], person: H.person(ins: "255081416802538"), organisationCategory: "44")).decision
-        let onlyB = try h.register(H.decision("DO-B", targets: [h.b.eg], person: H.person(ins: "178052A00100149"))).decision
+        let esrp = try h.register(H.decision("DO-ESRP", targets: [h.a.eg], person: H.person(ins: H.ins(20)), organisationCategory: "44")).decision
+        let onlyB = try h.register(H.decision("DO-B", targets: [h.b.eg], person: H.person(ins: H.ins(30)))).decision
         try h.store.write { tx in
             try tx.upsertRorUnit(RorUnit(establishment: h.a.eg, rorId: "06/0000001", name: "IME Les Tilleuls - internat", organisationCategory: "48",
                                          receptionTemporality: "02", sequentialReception: false, rorCareMode: "46", careMode: "46", isOpen: true,
@@ -333,7 +333,7 @@ import Mappers
         let events = H.resources(h.get(h.a, "/fhir/Task?_lastUpdated=\(H.recentBound)"))
         #expect(events.count == 1 && events.first?["description"]?.string == "Entérinée en CDAPH du 12/03")
         // MDPH refusals.
-        let other = try h.register(H.decision("DO-2", targets: [h.a.eg], person: H.person(ins: "255081416802538")))
+        let other = try h.register(H.decision("DO-2", targets: [h.a.eg], person: H.person(ins: H.ins(20))))
         let cases: [(H.Reply, Int, String)] = [
             (h.post(h.mdph, "Task", Self.mdphTask(h, idNat: "D000000009988", target: h.a.eg, status: "49")), 404, "PH-DECISION-UNKNOWN"),
             (h.post(h.mdph, "Task", Self.mdphTask(h, idNat: other.decision.idNat, idDecision: "DO-1", target: h.a.eg, status: "49")), 422, "PH-DECISION-MISMATCH"),
@@ -453,7 +453,7 @@ import Mappers
     @Test func aptitudeNeedsAReadThenStatus39InBothModes() throws {
         let h = try H()
         let nominal = try decisionForAAndB(h)
-        let recovered = try h.register(H.decision("DO-2", targets: [h.a.eg], person: H.person(ins: "255081416802538"))).decision.idNat
+        let recovered = try h.register(H.decision("DO-2", targets: [h.a.eg], person: H.person(ins: H.ins(20)))).decision.idNat
         var report = try HandicapFlows.aptitude(store: h.store, clientId: h.a.clientId)
         #expect(!report.passed && report.nominal == nil && report.text.contains("NON APTE"))
         // Status 39 without having read the document: not enough.

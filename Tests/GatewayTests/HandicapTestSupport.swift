@@ -121,42 +121,62 @@ final class HandicapHarness: @unchecked Sendable {
 
     // MARK: decisions
 
-    static func person(ins: String = "180127513200742", given: String = "Jeanne") -> OrientedPerson {
-        OrientedPerson(ins: (.nir, ins), mdphIndividualId: InstanceIdentifier(root: mdphOID, extension: "IND-\(ins.prefix(6))"),
+    /// A valid INS-NIR (13 digits + key) numbered `n`.
+    static func ins(_ n: Int) -> String {
+        let body = "1801275132" + String(format: "%03d", n)
+        return body + String(format: "%02d", 97 - Int(Int64(body)! % 97))
+    }
+
+    static func person(ins: String = ins(7), given: String = "Jeanne") -> OrientedPerson {
+        OrientedPerson(ins: (.nir, ins), mdphIndividualId: InstanceIdentifier(root: mdphOID, extension: "IND-\(ins.suffix(5))"),
                        birthName: "MARTIN", usedName: nil, givenNames: [given], gender: "F", birthDate: "20080127")
     }
 
     static func decision(_ idDecision: String, targets: [String], type: DecisionType = .attribution, version: Int = 1, replaces: String? = nil,
                          related: [String] = [], person: OrientedPerson = person(), organisationCategory: String = "48",
                          establishmentCategory: String? = nil, closureDate: String? = nil) -> OrientationDecision {
-        OrientationDecision(documentId: InstanceIdentifier(root: mdphOID, extension: "\(idDecision)-v\(version)"),
-                            setId: InstanceIdentifier(root: mdphOID, extension: "SET-\(idDecision)"), versionNumber: version,
-                            replacesDocumentId: replaces.map { InstanceIdentifier(root: mdphOID, extension: $0) }, effectiveTime: "20260110",
-                            person: person, mdphOID: mdphOID, idDecision: idDecision, decisionType: type, decisionDate: "20260110",
-                            closureEffectiveDate: closureDate, relatedDecisionIds: related,
-                            rights: [RightOrBenefit(typeCode: "1", openingDate: "20260201", expiryDate: "20310131", targetedStructures: targets,
-                                                    receptionTemporality: "02", sequentialReception: false, careMode: "47",
-                                                    organisationCategory: organisationCategory, establishmentCategory: establishmentCategory)])
+        let nature = switch type { case .renewal: "2"; case .revision: "3"; default: "1" }
+        return OrientationDecision(
+            documentId: InstanceIdentifier(root: mdphOID + ".1", extension: "\(idDecision)-v\(version)"),
+            setId: InstanceIdentifier(root: mdphOID + ".2", extension: "SET-\(idDecision)"), versionNumber: version,
+            replacesDocumentId: replaces.map { InstanceIdentifier(root: mdphOID + ".1", extension: $0) }, effectiveTime: "20260110120000+0100",
+            person: person, mdphOID: mdphOID, idDecision: idDecision, decisionType: type, decisionDate: "20260110",
+            closureEffectiveDate: type == .closure ? (closureDate ?? "20260630") : nil, relatedDecisionIds: related,
+            rights: [RightOrBenefit(typeCode: "13.2", openingDate: "20260201", expiryDate: "20310131", targetedStructures: targets,
+                                    receptionTemporality: "02", sequentialReception: false, careMode: "47",
+                                    organisationCategory: organisationCategory, establishmentCategory: establishmentCategory ?? "183",
+                                    nature: nature, qualification: "1", globalSupportPlan: false)],
+            motivations: ["364"], responsibleMDPH: InstanceIdentifier(root: mdphOID, extension: "999-TEST"))
     }
 
-    /// A stand-in document for the registry tests: the registry stores the bytes and hands them to
-    /// `stamp`; the CDA itself is the CDA reader's business (its own tests).
-    static func document(_ d: OrientationDecision) -> [UInt8] {
-        Array(("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><id root=\"\(d.documentId.root)\" extension=\"\(d.documentId.extension ?? "")\"/>"
-               + "<setId extension=\"MDPH\"/><versionNumber value=\"\(d.versionNumber)\"/><!-- \(d.person.givenNames) \(d.targetedStructures) -->"
-               + "</ClinicalDocument>").utf8)
+    /// The CDA "Individu et Décision" of `d`, as an MDPH sends it (the project's writer; the reader accepts it).
+    static func document(_ d: OrientationDecision) -> [UInt8] { DecisionDocumentWriter.write(d) }
+
+    static func evaluationDocument(idNat: String, person: OrientedPerson = person()) -> [UInt8] {
+        DecisionDocumentWriter.write(EvaluationDocument(
+            documentId: InstanceIdentifier(root: mdphOID + ".3", extension: "EVAL-\(idNat)"), setId: InstanceIdentifier(root: mdphOID + ".2", extension: idNat),
+            versionNumber: 1, replacesDocumentId: nil, effectiveTime: "20260110", person: person,
+            responsibleMDPH: InstanceIdentifier(root: mdphOID, extension: "999-TEST"), evaluationDate: "20260108"))
     }
 
-    static func stamp(_ cda: [UInt8], _ idNat: String) -> [UInt8] {
-        Array(String(decoding: cda, as: UTF8.self).replacingOccurrences(of: "extension=\"MDPH\"", with: "extension=\"\(idNat)\"").utf8)
+    /// The DocumentReference an MDPH posts: `type` 57830-2 or 51848-0, the CDA in base64.
+    static func mdphDocumentReference(_ cda: [UInt8], type: String = "57830-2") -> JSONValue {
+        .object([
+            ("resourceType", .string("DocumentReference")), ("status", .string("current")),
+            ("type", .object([("coding", .array([.object([("system", .string("http://loinc.org")), ("code", .string(type))])]))])),
+            ("content", .array([.object([("attachment", .object([("contentType", .string("text/xml")),
+                                                                 ("data", .string(Data(cda).base64EncodedString()))]))])])),
+        ])
     }
 
+    /// Registers `d` through the registry (what the intake does once the CDA is read).
     @discardableResult
     func register(_ d: OrientationDecision) throws -> HandicapFlows.Registration {
         let cda = Self.document(d)
         return try store.write { tx in
             try flows.register(tx, mdph: MDPHRecord(establishment: "1990000408", oid: Self.mdphOID, name: "MDPH de test"),
-                               .init(decision: d, cda: cda, stamp: { Self.stamp(cda, $0) }), clientId: "client-mdph")
+                               .init(decision: d, cda: cda, stamp: { try DecisionDocumentWriter.stampingIdNatDecision(cda, idNatDecision: $0) }),
+                               clientId: "client-mdph")
         }
     }
 

@@ -6,6 +6,7 @@ import FHIRModels
 enum FHIRRoutes {
     /// Resource interactions served: (type, interaction, path pattern).
     static let interactions: [(type: String, interaction: FHIRInteraction, pattern: String)] = [
+        ("DocumentReference", .create, "/fhir/DocumentReference"),
         ("DocumentReference", .search, "/fhir/DocumentReference"),
         ("DocumentReference", .read, "/fhir/DocumentReference/{id}"),
         ("Consent", .create, "/fhir/Consent"),
@@ -54,6 +55,9 @@ enum FHIRRoutes {
             }
         }
         // Module Handicap: the MDPH's intake, flows 1–5, recovery (docs/handicap-flows.md).
+        r.add("POST", "/fhir/DocumentReference", .fhir(.init("DocumentReference", .create)), auditsInTransaction: true) { ctx throws(FHIRError) in
+            try handicap.postDocument(ctx)
+        }
         r.add("POST", "/fhir/Consent", .fhir(.init("Consent", .create)), auditsInTransaction: true) { ctx throws(FHIRError) in
             try handicap.postConsent(ctx)
         }
