@@ -147,6 +147,7 @@ public enum Sandbox {
             ("fhirBase", .string(base + "/fhir")), ("tokenURL", .string(base + "/oauth/token")), ("healthURL", .string(base + "/health")),
             ("caFile", .string("\(pki)/ca.crt")), ("configFile", .string(dir + "/gateway.json")), ("database", .string(dir + "/gateway.sqlite")),
             ("clients", .array(described)),
+            ("mdph", .object([("establishment", .string(mdphEstablishment)), ("oid", .string(mdphOID))])),
             ("badCerts", .object([("revoked", pair("bad-revoked")), ("expired", pair("bad-expired")), ("notYetValid", pair("bad-notyetvalid")),
                                   ("wrongEku", pair("bad-wrongeku")), ("foreignCa", pair("bad-foreignca"))])),
         ])
