@@ -55,6 +55,7 @@ final class HandicapHarness: @unchecked Sendable {
         configuration.rateLimitPerSecond = 100_000
         configuration.rateLimitBurst = 100_000
         configuration.sandbox = sandbox
+        configuration.operatorThumbprints = [Self.operatorPeer.thumbprint]
         service = GatewayService(configuration: configuration, store: store, validation: Self.engine)
         flows = HandicapFlows(store: store, validation: Self.engine, sandbox: sandbox)
         a = try Self.enrol(store, "dui-a", .dui, ej: "1990000011", eg: "1990000101", scopes: Self.duiScopes, seed: 1)
@@ -97,6 +98,16 @@ final class HandicapHarness: @unchecked Sendable {
     }
 
     func get(_ who: Caller, _ target: String) -> Reply { request(who, "GET", target) }
+
+    static let operatorPeer = PeerCertificate(subject: [("C", "FR"), ("OU", "1990000052"), ("CN", "operator")], issuer: [],
+                                              sha256: [UInt8](repeating: 9, count: 32), serialHex: "09", notAfter: nil)
+
+    /// A call of the operator's admin API (operator certificate, no token).
+    func admin(_ method: String, _ target: String, peer: PeerCertificate = HandicapHarness.operatorPeer) -> Reply {
+        let r = service.handle(HTTPRequest(method: method, target: target, version: .http11, headers: [("Host", "gw.test")], body: []),
+                               ConnectionContext(remoteAddress: "127.0.0.1", peer: peer, tlsVersion: "TLSv1.3"))
+        return Reply(status: r.status, headers: r.headers, body: r.body)
+    }
     func post(_ who: Caller, _ type: String, _ json: JSONValue, headers: [(name: String, value: String)] = []) -> Reply {
         request(who, "POST", "/fhir/\(type)", body: json.serialized(), headers: headers)
     }

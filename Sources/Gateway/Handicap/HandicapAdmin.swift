@@ -59,7 +59,7 @@ enum HandicapAdminRoutes {
             throw HandicapFlows.RecoveryFailure(status: 400, rule: "ADMIN-PARAMETER", message: "'\(mdph.establishment)' n'est pas un idNat_Struct")
         }
         let arcs = mdph.oid.split(separator: ".", omittingEmptySubsequences: false)
-        guard mdph.oid.hasPrefix("1.2.250.1.213.7."), arcs.count == 8, let n = Int(arcs[7]), n > 0 else {
+        guard mdph.oid.hasPrefix("1.2.250.1.213.7."), arcs.count == 7, let n = Int(arcs[6]), n > 0 else {
             throw HandicapFlows.RecoveryFailure(status: 400, rule: "ADMIN-PARAMETER", message: "'\(mdph.oid)' n'est pas un OID de MDPH (1.2.250.1.213.7.n)")
         }
         try store.write { tx in
