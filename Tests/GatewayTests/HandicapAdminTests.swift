@@ -37,7 +37,7 @@ import Mappers
         let db = h.dir.file("gateway.sqlite")
         func admin(_ args: String...) throws -> String { try AdminCommand.run(["--db", db] + args, operatorName: "alice") }
         #expect(try admin("mdph", "add", "1990000416", "1.2.250.1.213.7.80", "MDPH 75") == "ok\n")
-        #expect(throws: HandicapFlows.RecoveryFailure.self) { try admin("mdph", "add", "1990000416", "2.5.4", "x") }
+        #expect(throws: HandicapFlows.OperatorFailure.self) { try admin("mdph", "add", "1990000416", "2.5.4", "x") }
         let tagged = try admin("recovery", idNat, "--status", "41")
         #expect(tagged.hasPrefix("\(idNat)\t\(h.a.eg)\tDocumentReference/") && tagged.hasSuffix("\t41\n"), "\(tagged)")
         #expect(try h.notification(idNat, h.a.eg)?.recoveryBy == "alice")

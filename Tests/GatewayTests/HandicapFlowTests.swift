@@ -445,7 +445,7 @@ import Mappers
             ("parameter", .array([.object([("name", .string("idNat_Decision")), ("valueString", .string("D000000009988"))])])),
         ]).serialized())
         #expect(unknown.status == 404 && unknown.rules == ["PH-DECISION-UNKNOWN"])
-        #expect(throws: HandicapFlows.RecoveryFailure.self) {
+        #expect(throws: HandicapFlows.OperatorFailure.self) {
             try HandicapFlows.operatorRecovery(store: h.store, idNat: idNat, establishment: nil, platformStatus: "184", by: "op")
         }
     }
@@ -534,6 +534,11 @@ import Mappers
         let xml = h.request(h.a, "POST", "/fhir/Task", body: FHIRXMLWriter.write(try FHIRJSONReader.read(Array(entered.utf8))),
                             contentType: "application/fhir+xml", headers: [("Accept", "application/fhir+xml")])
         #expect(xml.status == 201 && xml.text.contains("<Task xmlns=\"http://hl7.org/fhir\">"), "\(xml.text.prefix(200))")
+        // The 4.0.5 canonical (sdo-task) is accepted as well.
+        let sdo405 = entered.replacingOccurrences(of: "StructureDefinition/esms-task", with: "StructureDefinition/sdo-task")
+        #expect(sdo405 != entered)
+        let old = h.request(h.a, "POST", "/fhir/Task", body: Array(sdo405.utf8))
+        #expect(old.status == 201, "\(old.text)")
         let posted = h.request(h.a, "POST", "/fhir/Task", body: Array(task.utf8))
         #expect(posted.status == 201, "\(posted.text)")
     }

@@ -26,7 +26,7 @@ enum HandicapAdminRoutes {
         r.add("POST", "/admin/handicap/mdph", .operator) { ctx throws(FHIRError) in
             let mdph = MDPHRecord(establishment: try parameter(ctx, "establishment"), oid: try parameter(ctx, "oid"), name: try parameter(ctx, "name"))
             do { try registerMDPH(store: store, mdph, by: ctx.peer?.commonName ?? "operator", requestId: ctx.requestId) }
-            catch let e as HandicapFlows.RecoveryFailure { throw FHIRError(status: e.status, code: .value, rule: e.rule, e.message) }
+            catch let e as HandicapFlows.OperatorFailure { throw FHIRError(status: e.status, code: .value, rule: e.rule, e.message) }
             catch { throw FHIRRoutes.storeFailure(error) }
             return HTTPResponse(status: 204)
         }
@@ -36,7 +36,7 @@ enum HandicapAdminRoutes {
                 tagged = try HandicapFlows.operatorRecovery(store: store, idNat: try parameter(ctx, "decision"), establishment: ctx.query.first("establishment"),
                                                             platformStatus: ctx.query.first("status"), by: ctx.peer?.commonName ?? "operator",
                                                             requestId: ctx.requestId)
-            } catch let e as HandicapFlows.RecoveryFailure {
+            } catch let e as HandicapFlows.OperatorFailure {
                 throw FHIRError(status: e.status, code: e.status == 404 ? .notFound : .value, rule: e.rule, e.message)
             } catch let e as FHIRError { throw e } catch { throw FHIRRoutes.storeFailure(error) }
             return json(.object([("tagged", .array(tagged.map(notificationJSON)))]))
@@ -56,11 +56,11 @@ enum HandicapAdminRoutes {
 
     static func registerMDPH(store: any GatewayStore, _ mdph: MDPHRecord, by: String, requestId: String? = nil) throws {
         guard StructureId(mdph.establishment) != nil else {
-            throw HandicapFlows.RecoveryFailure(status: 400, rule: "ADMIN-PARAMETER", message: "'\(mdph.establishment)' n'est pas un idNat_Struct")
+            throw HandicapFlows.OperatorFailure(status: 400, rule: "ADMIN-PARAMETER", message: "'\(mdph.establishment)' n'est pas un idNat_Struct")
         }
         let arcs = mdph.oid.split(separator: ".", omittingEmptySubsequences: false)
         guard mdph.oid.hasPrefix("1.2.250.1.213.7."), arcs.count == 7, let n = Int(arcs[6]), n > 0 else {
-            throw HandicapFlows.RecoveryFailure(status: 400, rule: "ADMIN-PARAMETER", message: "'\(mdph.oid)' n'est pas un OID de MDPH (1.2.250.1.213.7.n)")
+            throw HandicapFlows.OperatorFailure(status: 400, rule: "ADMIN-PARAMETER", message: "'\(mdph.oid)' n'est pas un OID de MDPH (1.2.250.1.213.7.n)")
         }
         try store.write { tx in
             try tx.upsertMDPH(mdph)

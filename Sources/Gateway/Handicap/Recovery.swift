@@ -9,7 +9,8 @@ import Mappers
 /// may then force the platform status to its own with a flow-4 Task tagged `forcer-statut-plateforme`
 /// (StatusFlow; audited as `force-platform-status`).
 extension HandicapFlows {
-    public struct RecoveryFailure: Error, Sendable, CustomStringConvertible {
+    /// An operator request (admin API or CLI) refused: HTTP status, rule code, message.
+    public struct OperatorFailure: Error, Sendable, CustomStringConvertible {
         public var status: Int
         public var rule: String
         public var message: String
@@ -22,15 +23,15 @@ extension HandicapFlows {
     static func tagForRecovery(_ tx: any StoreWriteTransaction, idNat: String, establishment: String?, platformStatus: String?,
                                by: String) throws -> [NotificationRecord] {
         if let s = platformStatus, SDORules.esmsStatuses[s] == nil {
-            throw RecoveryFailure(status: 422, rule: "PH-RECOVERY-STATUS", message: "\(s) n'est pas un statut ESMS (JDV_J252)")
+            throw OperatorFailure(status: 422, rule: "PH-RECOVERY-STATUS", message: "\(s) n'est pas un statut ESMS (JDV_J252)")
         }
         guard try tx.decision(idNat: idNat) != nil else {
-            throw RecoveryFailure(status: 404, rule: "PH-DECISION-UNKNOWN", message: "décision \(idNat) inconnue")
+            throw OperatorFailure(status: 404, rule: "PH-DECISION-UNKNOWN", message: "décision \(idNat) inconnue")
         }
         var candidates = try tx.notifications(idNat: idNat)
         if let establishment { candidates = candidates.filter { $0.establishment == establishment } }
         guard !candidates.isEmpty else {
-            throw RecoveryFailure(status: 404, rule: "PH-DECISION-UNKNOWN", message: "décision \(idNat) non notifiée à \(establishment ?? "aucun établissement")")
+            throw OperatorFailure(status: 404, rule: "PH-DECISION-UNKNOWN", message: "décision \(idNat) non notifiée à \(establishment ?? "aucun établissement")")
         }
         var tagged: [NotificationRecord] = []
         for var n in candidates where !n.isFinished {
