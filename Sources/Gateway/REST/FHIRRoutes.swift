@@ -173,7 +173,6 @@ enum FHIRRoutes {
         for stored in page.resources where count > 0 {
             var tree = try parse(stored)
             if let subset { tree = elements.apply(tree, keeping: subset) }
-
             b.begin("entry")
             b.primitive("fullUrl", "\(ctx.baseURL)/fhir/\(type)/\(stored.id)")
             b.copy("resource", from: tree)
