@@ -54,7 +54,7 @@ enum ValidateCommand {
                 print("\(path): \(errors) errors, \(warnings) warnings")
             } else {
                 if files.count > 1 { print("== \(path)") }
-                print(OperationOutcomeBuilder.json(issues).serializedString(pretty: true))
+                print(String(decoding: OperationOutcomeBuilder.json(issues, pretty: true), as: UTF8.self))
             }
         }
         return anyError ? 1 : 0

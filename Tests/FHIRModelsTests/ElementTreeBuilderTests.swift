@@ -52,22 +52,46 @@ import Foundation
         #expect(FHIRXMLWriter.string(tree).contains(#"<birthDate value="2001-02-03"><extension url="http://hl7.org/fhir/StructureDefinition/patient-birthTime"><valueDateTime value="2001-02-03T04:05:06+01:00"/></extension></birthDate>"#))
     }
 
-    @Test func operationOutcomeTreeMatchesTheJSONBuilder() throws {
+    @Test func operationOutcomeIsOneTreeWrittenAsJSONOrXML() throws {
         let issues = [
             OutcomeIssue(severity: .error, code: .value, message: "Clé INS \"invalide\" <x>", expression: "Patient.identifier[0]",
                          location: SourceLocation(line: 3, column: 7), rule: "FR-INS-KEY"),
             OutcomeIssue(severity: .warning, code: .notSupported, message: "w"),
         ]
-        for list in [issues, []] {
-            let tree = OperationOutcomeBuilder.tree(list)
-            let expected = OperationOutcomeBuilder.json(list)
-            #expect(SemanticJSON.differences(expected, try JSONValue.parse(FHIRJSONWriter.write(tree))).isEmpty)
-            let back = try FHIRXMLReader.read(FHIRXMLWriter.write(tree, pretty: true))
+        let expected = try JSONValue.parse(Array(#"""
+            {"resourceType":"OperationOutcome","issue":[
+              {"severity":"error","code":"value","details":{"coding":[{"system":"https://fhir-gateway.example.fr/CodeSystem/gateway-rule","code":"FR-INS-KEY"}],
+               "text":"Clé INS \"invalide\" <x>"},"expression":["Patient.identifier[0]"],"location":["Line[3] Col[7]"]},
+              {"severity":"warning","code":"not-supported","details":{"text":"w"}}]}
+            """#.utf8))
+        let empty = try JSONValue.parse(Array(#"{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"informational","details":{"text":"No issues detected"}}]}"#.utf8))
+        for (list, want) in [(issues, expected), ([], empty)] {
+            #expect(SemanticJSON.differences(want, try JSONValue.parse(OperationOutcomeBuilder.json(list))).isEmpty)
+            let back = try FHIRXMLReader.read(FHIRXMLWriter.write(OperationOutcomeBuilder.tree(list), pretty: true))
             #expect(back.issues.isEmpty)
-            #expect(SemanticJSON.differences(expected, try JSONValue.parse(FHIRJSONWriter.write(back))).isEmpty)
+            #expect(SemanticJSON.differences(want, try JSONValue.parse(FHIRJSONWriter.write(back))).isEmpty)
         }
         let xml = FHIRXMLWriter.string(OperationOutcomeBuilder.tree(issues))
         #expect(xml.contains(#"<text value="Clé INS &quot;invalide&quot; &lt;x&gt;"/>"#), "\(xml)")
         #expect(xml.contains(#"<location value="Line[3] Col[7]"/>"#))
+    }
+
+    /// A nested resource taken out as its own tree keeps its positions and its own structure issues.
+    @Test func subtreeOfANestedResource() throws {
+        let text = "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"resource\",\"bogus\":1,\n \"resource\":{\"resourceType\":\"Task\",\"status\":\"draft\",\n  \"nope\":true,\"input\":[{\"valueString\":\"a\"}]}}]}"
+        let doc = try FHIRJSONReader.read(Array(text.utf8))
+        #expect(doc.issues.count == 2)
+        let node = try #require(doc.descendant(doc.root, "parameter.resource"))
+        let task = doc.subtree(node)
+        #expect(task.structuralProblem() == nil)
+        #expect(task.typeName(task.root) == "Task" && task.name(task.root) == "Task")
+        #expect(FHIRJSONWriter.string(task) == #"{"resourceType":"Task","status":"draft","nope":true,"input":[{"valueString":"a"}]}"#)
+        let input = try #require(task.descendant(task.root, "input.valueString"))
+        #expect(task.path(input) == "Task.input[0].value.ofType(string)")
+        #expect(task[input].location.line == 3)
+        #expect(task.issues.count == 1, "only the issue inside the resource")
+        #expect(task.issues.first.map { task.path($0.node) } == "Task" && task.issues.first?.message.contains("nope") == true, "\(task.issues)")
+        #expect(task.issues.first?.location.line == 3)
+        #expect(doc.subtree(doc.root).nodes.count == doc.nodes.count)
     }
 }

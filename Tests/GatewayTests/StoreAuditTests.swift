@@ -68,4 +68,41 @@ import Testing
         try store.database.write { c in try c.run("UPDATE audit SET status = 404 WHERE seq = 3") }
         #expect(try store.verifyAuditChain() == 3)
     }
+
+    /// The operator's search: time bounds, client, resource id, paging by sequence.
+    @Test func auditSearchFiltersAndPages() throws {
+        let store = try SQLiteStore(path: dir.file("g.db"))
+        for i in 0..<30 {
+            try store.write { tx in
+                try tx.audit(AuditEntry(clientId: i % 3 == 0 ? "vt-a" : "vt-b", interaction: "read", resourceType: "Task",
+                                        resourceIds: i == 7 ? ["t-7", "t-77"] : ["t-\(i)"], status: 200))
+            }
+        }
+        let all = try store.read { tx in try tx.auditRecords(matching: AuditQuery(count: 100)) }
+        #expect(all.map(\.sequence) == Array(1...30))
+        #expect(try store.read { tx in try tx.auditCount() } == 30)
+        let a = try store.read { tx in try tx.auditRecords(matching: AuditQuery(clientId: "vt-a", count: 100)) }
+        #expect(a.count == 10 && a.allSatisfy { $0.entry.clientId == "vt-a" })
+        // Whole ids only: t-7 matches the record holding t-7 and t-77, not t-70… (none) nor t-17.
+        let seven = try store.read { tx in try tx.auditRecords(matching: AuditQuery(resourceId: "t-7", count: 100)) }
+        #expect(seven.map(\.sequence) == [8])
+        #expect(try store.read { tx in try tx.auditRecords(matching: AuditQuery(resourceId: "t-77", count: 100)) }.map(\.sequence) == [8])
+        // Time bounds: [from, before).
+        let from = all[10].recordedAt, before = all[20].recordedAt
+        let window = try store.read { tx in try tx.auditRecords(matching: AuditQuery(recordedFrom: from, recordedBefore: before, count: 100)) }
+        #expect(window.allSatisfy { $0.recordedAt >= from && $0.recordedAt < before })
+        #expect(window.count == all.filter { $0.recordedAt >= from && $0.recordedAt < before }.count && !window.isEmpty)
+        // Pages of 4 in sequence order, resuming after the last one seen, never repeating.
+        var seen: [Int64] = []
+        var after: Int64 = 0
+        while true {
+            let page = try store.read { tx in try tx.auditRecords(matching: AuditQuery(clientId: "vt-b", after: after, count: 4)) }
+            if page.isEmpty { break }
+            seen += page.map(\.sequence)
+            after = page.last!.sequence
+        }
+        #expect(seen == all.filter { $0.entry.clientId == "vt-b" }.map(\.sequence))
+        #expect(try store.read { tx in try tx.auditRecord(sequence: 12) }?.entry.resourceIds == ["t-11"])
+        #expect(try store.read { tx in try tx.auditRecord(sequence: 31) } == nil)
+    }
 }

@@ -59,6 +59,30 @@ import Foundation
         #expect(throws: (any Error).self) { try store.restore(from: dir.file("junk.db")) }
     }
 
+    /// A sound SQLite file that the gateway did not make is refused; the live data stays.
+    @Test func restoreRefusesAForeignDatabase() throws {
+        let store = try SQLiteStore(path: dir.file("live.db"))
+        let kept = try StoreFixtures.create(store, tenant: StoreFixtures.egA)
+        let empty = dir.file("empty.db"), foreign = dir.file("foreign.db"), altered = dir.file("altered.db")
+        do { _ = try SQLiteConnection(path: empty) }
+        do {
+            let c = try SQLiteConnection(path: foreign)
+            try c.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); PRAGMA user_version = 3")
+        }
+        try store.backup(to: altered)
+        do {
+            let c = try SQLiteConnection(path: altered)
+            try c.execute("ALTER TABLE audit ADD COLUMN extra TEXT")
+        }
+        for file in [empty, foreign, altered] {
+            #expect(throws: (any Error).self, "\(file)") { try store.restore(from: file) }
+            do { try store.restore(from: file) } catch let e as StoreError {
+                guard case .notAGatewayDatabase = e else { Issue.record("\(file): \(e)"); continue }
+            }
+        }
+        #expect(try store.read { tx in try tx.read(tenant: StoreFixtures.egA, type: "Task", id: kept.id) } != nil)
+    }
+
     @Test func restoreOfAnOlderSchemaMigratesIt() throws {
         let old = dir.file("old.db")
         do {

@@ -2,7 +2,7 @@ import Testing
 import Foundation
 @testable import Gateway
 
-/// The module Handicap's tables (migration 6) and the search masks.
+/// The module Handicap's tables (migration 7) and the search masks.
 @Suite struct StoreHandicapTests {
     let dir = StoreTempDir()
 

@@ -296,7 +296,7 @@ func rules(_ issues: [OutcomeIssue]) -> [String] { issues.compactMap(\.rule) }
 
     @Test func outcomeCarriesTheRuleCode() throws {
         let issues = try check(#"{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.250.1.213.1.4.8","value":"1"}]}"#)
-        let outcome = OperationOutcomeBuilder.json(issues).serializedString()
+        let outcome = String(decoding: OperationOutcomeBuilder.json(issues), as: UTF8.self)
         #expect(outcome.contains(#""code":"FR-INS-FORMAT""#))
         #expect(outcome.contains(#""expression":["Patient.identifier[0].value"]"#))
     }

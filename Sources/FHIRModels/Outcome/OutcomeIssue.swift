@@ -33,30 +33,43 @@ public enum IssueType: String, Sendable, CaseIterable {
          exception, timeout, incomplete, throttled, informational
 }
 
-/// Builds the `OperationOutcome` resource for a list of issues.
+/// Builds the `OperationOutcome` resource for a list of issues: one tree (`tree`), written as JSON
+/// (`json`) or XML (`FHIRXMLWriter.write(tree(issues))`) by the FHIR writers.
 public enum OperationOutcomeBuilder {
     /// The code system of the gateway's stable rule identifiers (`OutcomeIssue.rule`).
     public static let ruleSystem = "https://fhir-gateway.example.fr/CodeSystem/gateway-rule"
 
-    public static func json(_ issues: [OutcomeIssue]) -> JSONValue {
-        var list: [JSONValue] = issues.map { i in
-            var m: [(String, JSONValue)] = [("severity", .string(i.severity.rawValue)), ("code", .string(i.code.rawValue))]
-            var details: [(String, JSONValue)] = []
+    /// The OperationOutcome for `issues` as an element tree; an empty list gives one informational issue.
+    /// Each issue: severity, code, `details` (rule code in `coding`, message in `text`), `expression`,
+    /// and `location` as `Line[l] Col[c]`.
+    public static func tree(_ issues: [OutcomeIssue]) -> ElementTree {
+        var b = ElementTreeBuilder(resourceType: "OperationOutcome")
+        if issues.isEmpty {
+            b.begin("issue")
+            b.primitive("severity", "information")
+            b.primitive("code", "informational")
+            b.begin("details"); b.primitive("text", "No issues detected"); b.end()
+            b.end()
+        }
+        for i in issues {
+            b.begin("issue")
+            b.primitive("severity", i.severity.rawValue)
+            b.primitive("code", i.code.rawValue)
+            b.begin("details")
             if let r = i.rule {
-                details.append(("coding", .array([.object([("system", .string(ruleSystem)), ("code", .string(r))])])))
+                b.begin("coding"); b.primitive("system", ruleSystem); b.primitive("code", r); b.end()
             }
-            details.append(("text", .string(i.message)))
-            m.append(("details", .object(details)))
-            if let e = i.expression { m.append(("expression", .array([.string(e)]))) }
-            if let l = i.location {
-                m.append(("location", .array([.string("Line[\(l.line)] Col[\(l.column)]")])))
-            }
-            return .object(m)
+            b.primitive("text", i.message)
+            b.end()
+            if let e = i.expression { b.primitive("expression", e) }
+            if let l = i.location { b.primitive("location", "Line[\(l.line)] Col[\(l.column)]") }
+            b.end()
         }
-        if list.isEmpty {
-            list = [.object([("severity", .string("information")), ("code", .string("informational")),
-                             ("details", .object([("text", .string("No issues detected"))]))])]
-        }
-        return .object([("resourceType", .string("OperationOutcome")), ("issue", .array(list))])
+        return b.build()
+    }
+
+    /// The same outcome as FHIR JSON.
+    public static func json(_ issues: [OutcomeIssue], pretty: Bool = false) -> [UInt8] {
+        FHIRJSONWriter.write(tree(issues), pretty: pretty)
     }
 }

@@ -98,6 +98,34 @@ public struct ElementTree: Sendable {
         return n.valueLength >= 0 && bytes.equals(n.valueStart, n.valueLength, value.utf8)
     }
 
+    /// The resource at `id` (`Parameters.parameter.resource`, a `contained` or Bundle entry resource) as
+    /// a tree of its own: same bytes, same source positions, the structure issues found inside it.
+    /// Precondition: `id` is a resource node of this tree.
+    public func subtree(_ id: NodeID) -> ElementTree {
+        let top = nodes[Int(id)]
+        precondition(top.flags.contains(.resource), "ElementTree.subtree: node \(id) is not a resource")
+        var t = ElementTree(bytes: bytes, format: format, model: model)
+        t.nodes = nodes[Int(id)..<Int(top.end)].map { n in
+            var m = n
+            m.parent -= id
+            m.end -= id
+            return m
+        }
+        let name = typeName(id) ?? self.name(id)
+        let span = t.bytes.append(name)
+        t.nodes[0].nameStart = span.start
+        t.nodes[0].nameLength = span.length
+        t.nodes[0].parent = -1
+        t.nodes[0].element = -1
+        t.nodes[0].index = -1
+        t.issues = issues.filter { $0.node >= id && $0.node < top.end }.map { i in
+            var j = i
+            j.node -= id
+            return j
+        }
+        return t
+    }
+
     /// First child with this member name.
     public func child(_ id: NodeID, _ name: String) -> NodeID? {
         for c in children(id) where nameIs(c, name) { return c }

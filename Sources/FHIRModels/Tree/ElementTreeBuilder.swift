@@ -160,33 +160,3 @@ public struct ElementTreeBuilder {
         return t
     }
 }
-
-extension OperationOutcomeBuilder {
-    /// The OperationOutcome for `issues` as an element tree, to write as JSON or XML
-    /// (same content as `json(_:)`; an empty list gives one informational issue).
-    public static func tree(_ issues: [OutcomeIssue]) -> ElementTree {
-        var b = ElementTreeBuilder(resourceType: "OperationOutcome")
-        if issues.isEmpty {
-            b.begin("issue")
-            b.primitive("severity", "information")
-            b.primitive("code", "informational")
-            b.begin("details"); b.primitive("text", "No issues detected"); b.end()
-            b.end()
-        }
-        for i in issues {
-            b.begin("issue")
-            b.primitive("severity", i.severity.rawValue)
-            b.primitive("code", i.code.rawValue)
-            b.begin("details")
-            if let r = i.rule {
-                b.begin("coding"); b.primitive("system", ruleSystem); b.primitive("code", r); b.end()
-            }
-            b.primitive("text", i.message)
-            b.end()
-            if let e = i.expression { b.primitive("expression", e) }
-            if let l = i.location { b.primitive("location", "Line[\(l.line)] Col[\(l.column)]") }
-            b.end()
-        }
-        return b.build()
-    }
-}

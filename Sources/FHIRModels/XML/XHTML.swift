@@ -119,6 +119,14 @@ public enum XHTML {
         }
     }
 
+    /// Text escaped for the content of a narrative element (`&`, `<`, `>`; C0 controls other than
+    /// tab and LF dropped), to build a `div` from plain strings.
+    public static func escapeText(_ text: String) -> String {
+        var out: [UInt8] = []
+        Array(text.utf8).withUnsafeBufferPointer { escape($0, attribute: false, into: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// XML escaping: `&`, `<`, `>` always, `"` and whitespace controls in attributes (attribute value
     /// normalization would otherwise turn them into spaces), CR everywhere (line-end normalization).
     /// Other C0 controls cannot be represented in XML 1.0 and are dropped.

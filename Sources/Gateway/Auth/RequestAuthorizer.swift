@@ -47,8 +47,9 @@ public struct RequestAuthorizer: Sendable {
         return ("WWW-Authenticate", v)
     }
 
+    /// `need` nil: an operation every authenticated caller may use (`$validate`): every check but the scope.
     public func authorize(_ request: HTTPRequest, query: QueryParameters, peer: PeerCertificate?,
-                          need: Requirement, now: Timestamp = .now()) throws(Refusal) -> AuthorizedCaller {
+                          need: Requirement?, now: Timestamp = .now()) throws(Refusal) -> AuthorizedCaller {
         var refusal = Refusal(error: FHIRError(status: 500, code: .exception, rule: "AUTH-INTERNAL", "erreur interne"))
         func refuse(_ e: FHIRError) -> Refusal { var r = refusal; r.error = e; return r }
         // Bearer token: one Authorization header, never in the query string.
@@ -106,7 +107,7 @@ public struct RequestAuthorizer: Sendable {
                                    "client ou entité juridique désactivé depuis la délivrance du jeton",
                                    headers: [Self.bearerChallenge("invalid_token", "client or legal entity no longer active")]))
         }
-        guard ScopeSet(strings: record.scopes)?.allows(need.interaction, on: need.resourceType) == true else {
+        if let need, ScopeSet(strings: record.scopes)?.allows(need.interaction, on: need.resourceType) != true {
             throw refuse(FHIRError(status: 403, code: .forbidden, rule: "AUTH-SCOPE",
                                    "la portée du jeton ne couvre pas \(need.scope)",
                                    headers: [Self.bearerChallenge("insufficient_scope", scope: need.scope)]))

@@ -53,10 +53,14 @@ public struct TokenEndpoint: Sendable {
     let metrics: Metrics
     /// Sandbox clients only on a sandbox gateway, production clients only on a production one.
     let environment: ClientEnvironment
+    /// Failed client authentications from one address, within the lockout window, that lock the
+    /// address (0: no lockout per address).
+    let addressLockoutThreshold: Int
 
-    public init(store: any GatewayStore, lifetimeSeconds: Int, limiter: RateLimiter, metrics: Metrics, environment: ClientEnvironment) {
+    public init(store: any GatewayStore, lifetimeSeconds: Int, limiter: RateLimiter, metrics: Metrics, environment: ClientEnvironment,
+                addressLockoutThreshold: Int = TokenEndpoint.defaultAddressLockoutThreshold) {
         self.store = store; self.lifetimeSeconds = lifetimeSeconds; self.limiter = limiter; self.metrics = metrics
-        self.environment = environment
+        self.environment = environment; self.addressLockoutThreshold = addressLockoutThreshold
     }
 
     public struct Issued: Sendable {
@@ -64,8 +68,10 @@ public struct TokenEndpoint: Sendable {
         public var record: TokenRecord
     }
 
-    public func handle(_ request: HTTPRequest, peer: PeerCertificate?, requestId: String) -> HTTPResponse {
-        let result = Result { () throws(OAuthError) -> Issued in try issue(request, peer: peer, requestId: requestId) }
+    /// `address`: the TCP peer when it is the client itself (nil behind a reverse proxy, whose
+    /// address is shared by every client: no lockout per address then).
+    public func handle(_ request: HTTPRequest, peer: PeerCertificate?, address: String? = nil, requestId: String) -> HTTPResponse {
+        let result = Result { () throws(OAuthError) -> Issued in try issue(request, peer: peer, address: address, requestId: requestId) }
         switch result {
         case .success(let issued):
             metrics.recordToken(issued: true)
@@ -84,7 +90,7 @@ public struct TokenEndpoint: Sendable {
     }
 
     /// The checks and, when they all pass, the stored token (with its audit record, one transaction).
-    func issue(_ request: HTTPRequest, peer: PeerCertificate?, requestId: String) throws(OAuthError) -> Issued {
+    func issue(_ request: HTTPRequest, peer: PeerCertificate?, address: String? = nil, requestId: String) throws(OAuthError) -> Issued {
         func fail(_ code: OAuthError.Code, _ text: String) -> OAuthError { OAuthError(code: code, description: text) }
         guard let peer else { throw fail(.invalidClient, "certificat client requis") }
         // 1. The form.
@@ -120,6 +126,13 @@ public struct TokenEndpoint: Sendable {
             e.clientId = known ? clientId : nil; e.legalEntityId = ej
             return e
         }
+        // An address locked out after repeated failures (whatever client id it tries now).
+        let addressSubject = address.flatMap { addressLockoutThreshold > 0 ? "ip:" + $0 : nil }
+        let addressLockout = addressSubject.flatMap { subject in try? store.read { tx in try tx.lockout(subject: subject) } }
+        if let until = Self.lockedUntil(addressLockout) {
+            var e = clientFail(.slowDown, "trop d'échecs d'authentification depuis cette adresse, réessayer plus tard", known: false)
+            e.retryAfter = until; throw e
+        }
         // Throttling per client id before the slow hash, so that guessing is bounded.
         let decision = limiter.take("token:" + clientId)
         if !decision.allowed {
@@ -130,14 +143,15 @@ public struct TokenEndpoint: Sendable {
         //    restart does not reset it).
         let subject = "client:" + clientId
         let lockout = try? store.read { tx in try tx.lockout(subject: subject) }
-        if let lockout, lockout.isLocked(at: .now()), let until = lockout.lockedUntil {
+        if let until = Self.lockedUntil(lockout) {
             var e = clientFail(.slowDown, "trop d'échecs d'authentification, client temporairement bloqué", known: false)
-            e.retryAfter = Int(max(1, (until.milliseconds - Timestamp.now().milliseconds + 999) / 1000)); throw e
+            e.retryAfter = until; throw e
         }
         let client: ClientRecord
         do {
             guard let c = try store.authenticateClient(id: clientId, secret: secret) else {
-                recordFailure(subject: subject, previous: lockout)
+                recordFailure(subject: subject, previous: lockout, threshold: Self.lockoutThreshold)
+                if let addressSubject { recordFailure(subject: addressSubject, previous: addressLockout, threshold: addressLockoutThreshold) }
                 throw clientFail(.invalidClient, "client inconnu, désactivé ou secret invalide", known: false)
             }
             client = c
@@ -204,19 +218,29 @@ public struct TokenEndpoint: Sendable {
     }
 
     /// Lockout policy (security.md §3.9): `lockoutThreshold` failures within `lockoutWindowSeconds`
-    /// lock the client id for 60 s, doubling with each further failure, at most one hour.
+    /// lock the client id for 60 s, doubling with each further failure, at most one hour. An address
+    /// (`ip:<addr>`) follows the same rule with its own threshold (`ipLockoutThreshold`, default 30:
+    /// several clients of one structure may share an egress address). A success clears the client's
+    /// count, never the address's: one valid secret must not reset guessing of the others.
     static let lockoutThreshold = 10
+    public static let defaultAddressLockoutThreshold = 30
     static let lockoutWindowSeconds: Int64 = 600
 
-    func recordFailure(subject: String, previous: LockoutState?) {
+    /// Whole seconds until `state` unlocks (for `Retry-After`), nil when it is not locked now.
+    static func lockedUntil(_ state: LockoutState?, now: Timestamp = .now()) -> Int? {
+        guard let state, state.isLocked(at: now), let until = state.lockedUntil else { return nil }
+        return Int(max(1, (until.milliseconds - now.milliseconds + 999) / 1000))
+    }
+
+    func recordFailure(subject: String, previous: LockoutState?, threshold: Int) {
         let now = Timestamp.now()
         var state = previous ?? LockoutState(subject: subject, failures: 0, firstFailureAt: now)
         if state.lockedUntil == nil && now.milliseconds - state.firstFailureAt.milliseconds > Self.lockoutWindowSeconds * 1000 {
             state = LockoutState(subject: subject, failures: 0, firstFailureAt: now)
         }
         state.failures += 1
-        if state.failures >= Self.lockoutThreshold {
-            let doublings = min(state.failures - Self.lockoutThreshold, 6)
+        if state.failures >= threshold {
+            let doublings = min(state.failures - threshold, 6)
             state.lockedUntil = now.adding(seconds: min(3600, Int64(60) << Int64(doublings)))
             Log.warning("token.lockout", [("subject", subject), ("failures", String(state.failures))])
         }

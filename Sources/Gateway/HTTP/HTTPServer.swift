@@ -52,6 +52,8 @@ public final class HTTPServer: Sendable {
     struct State: ~Copyable {
         var active = 0
         var stopping = false
+        var started = false
+        var listenerClosed = false
         var streams: [ObjectIdentifier: (stream: any ByteStream & Sendable, busy: Bool)] = [:]
     }
 
@@ -91,8 +93,15 @@ public final class HTTPServer: Sendable {
     }
 
     /// Accepts connections on a background thread until `stop()`.
+    /// The accept thread owns the listening socket and closes it when it ends: closing it in `stop()`
+    /// could let a late-starting accept thread wait on a descriptor number already reused elsewhere.
     public func start() {
-        let t = Thread { [self] in acceptLoop() }
+        state.withLock { $0.started = true }
+        let t = Thread { [self] in
+            acceptLoop()
+            Glibc.close(listenFD)
+            state.withLock { $0.listenerClosed = true }
+        }
         t.name = "accept"
         t.start()
     }
@@ -108,10 +117,13 @@ public final class HTTPServer: Sendable {
         for s in idle { s.shutdownRead() }
         let deadline = Date().addingTimeInterval(grace)
         while Date() < deadline {
-            if state.withLock({ $0.active == 0 }) { break }
+            if state.withLock({ $0.active == 0 && ($0.listenerClosed || !$0.started) }) { break }
             usleep(10_000)
         }
-        Glibc.close(listenFD)
+    }
+
+    deinit {
+        if !state.withLock({ $0.started }) { Glibc.close(listenFD) }
     }
 
     public var activeConnections: Int { state.withLock { $0.active } }
@@ -247,7 +259,7 @@ public final class HTTPServer: Sendable {
     private func respondError(_ error: HTTPParseError, on stream: any ByteStream) {
         onRefusal?(error.status, error.message)
         let body = OperationOutcomeBuilder.json([OutcomeIssue(severity: .error, code: error.status == 413 ? .tooLong : .structure,
-                                                              message: "HTTP request refused: \(error.message)")]).serialized()
+                                                              message: "HTTP request refused: \(error.message)")])
         respond(HTTPResponse(status: error.status, headers: [("Content-Type", "application/fhir+json")], body: body), keepAlive: false, on: stream)
     }
 

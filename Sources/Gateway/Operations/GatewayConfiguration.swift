@@ -11,6 +11,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var trustFile = "pki/trust.pem"
     public var crlFiles: [String] = ["pki/crls.pem"]
     public var requireCRL = true
+    /// CRLs downloaded on a schedule (HTTP or HTTPS; DER or PEM), verified against the trust file's CAs,
+    /// cached in `crlDownloadDirectory` and used on top of `crlFiles`.
+    public var crlURLs: [String] = []
+    public var crlRefreshSeconds = 3600.0
+    public var crlDownloadDirectory = "crl-cache"
     public var databasePath = "gateway.sqlite"
     public var tokenLifetimeSeconds = 3600
     public var maxConnections = 256
@@ -30,6 +35,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// RFC 8705 thumbprints (`x5t#S256`) of the operator certificates: the admin API and `/metrics`
     /// answer only to these (over the same mTLS listener).
     public var operatorThumbprints: [String] = []
+    /// Failed client authentications from one address (10 min window) that lock it at the token
+    /// endpoint (60 s, doubling, ≤ 1 h; persisted); 0 turns the lockout per address off.
+    public var ipLockoutThreshold = TokenEndpoint.defaultAddressLockoutThreshold
 
     public init() {}
 
@@ -51,6 +59,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         ("rateLimitPerSecond", "RATE_LIMIT_PER_SECOND"), ("rateLimitBurst", "RATE_LIMIT_BURST"), ("sandbox", "SANDBOX"),
         ("reverseProxy", "REVERSE_PROXY"), ("trustedProxies", "TRUSTED_PROXIES"), ("proxyCertificateHeader", "PROXY_CERTIFICATE_HEADER"),
         ("logLevel", "LOG_LEVEL"), ("operatorThumbprints", "OPERATOR_THUMBPRINTS"),
+        ("ipLockoutThreshold", "IP_LOCKOUT_THRESHOLD"),
+        ("crlURLs", "CRL_URLS"), ("crlRefreshSeconds", "CRL_REFRESH_SECONDS"), ("crlDownloadDirectory", "CRL_DOWNLOAD_DIRECTORY"),
     ]
 
     /// Loads `path` (if given) and applies the environment. Unknown keys are refused, so a typo
@@ -114,6 +124,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case "proxyCertificateHeader": proxyCertificateHeader = v
         case "logLevel": logLevel = v
         case "operatorThumbprints": operatorThumbprints = list()
+        case "crlURLs": crlURLs = list()
+        case "crlRefreshSeconds": let d = try double(); guard d >= 1 else { throw .invalid("crlRefreshSeconds must be at least 1") }; crlRefreshSeconds = d
+        case "crlDownloadDirectory": crlDownloadDirectory = v
+        case "ipLockoutThreshold": let n = try int(); guard n >= 0 else { throw .invalid("ipLockoutThreshold must be 0 or more") }; ipLockoutThreshold = n
         default: throw .invalid("unknown key '\(key)'")
         }
     }
@@ -121,6 +135,6 @@ public struct GatewayConfiguration: Sendable, Equatable {
     mutating func resolvePaths(relativeTo base: String) {
         func abs(_ p: String) -> String { p.hasPrefix("/") ? p : base + "/" + p }
         certificateFile = abs(certificateFile); privateKeyFile = abs(privateKeyFile); trustFile = abs(trustFile)
-        crlFiles = crlFiles.map(abs); databasePath = abs(databasePath)
+        crlFiles = crlFiles.map(abs); databasePath = abs(databasePath); crlDownloadDirectory = abs(crlDownloadDirectory)
     }
 }

@@ -12,6 +12,7 @@ public final class Metrics: Sendable {
         var latencyCount: UInt64 = 0
         var tlsFailures: [String: UInt64] = [:]
         var tokens: [String: UInt64] = [:]        // "issued" / "refused"
+        var crlDownloads: [String: UInt64] = [:]  // "updated" / "unchanged" / "failed"
     }
 
     private let state = Mutex(State())
@@ -54,6 +55,11 @@ public final class Metrics: Sendable {
         state.withLock { $0.tokens[issued ? "issued" : "refused", default: 0] += 1 }
     }
 
+    /// Scheduled CRL downloads, one per URL and pass: updated, unchanged or failed.
+    public func recordCRLDownload(outcome: String) {
+        state.withLock { $0.crlDownloads[outcome, default: 0] += 1 }
+    }
+
     public func render() -> String {
         state.withLock { s in
             var out = "# HELP gateway_http_requests_total HTTP requests by route template and status.\n# TYPE gateway_http_requests_total counter\n"
@@ -74,6 +80,8 @@ public final class Metrics: Sendable {
             for (k, v) in s.tlsFailures.sorted(by: { $0.key < $1.key }) { out += "gateway_tls_handshake_failures_total{reason=\"\(k)\"} \(v)\n" }
             out += "# HELP gateway_tokens_total Token endpoint outcomes.\n# TYPE gateway_tokens_total counter\n"
             for (k, v) in s.tokens.sorted(by: { $0.key < $1.key }) { out += "gateway_tokens_total{outcome=\"\(k)\"} \(v)\n" }
+            out += "# HELP gateway_crl_downloads_total Scheduled CRL downloads by outcome.\n# TYPE gateway_crl_downloads_total counter\n"
+            for (k, v) in s.crlDownloads.sorted(by: { $0.key < $1.key }) { out += "gateway_crl_downloads_total{outcome=\"\(k)\"} \(v)\n" }
             return out
         }
     }

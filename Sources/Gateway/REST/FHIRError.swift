@@ -49,6 +49,29 @@ public enum FHIRResponse {
         return HTTPResponse(status: status, headers: [("Content-Type", format.contentType)], body: body)
     }
 
+    /// A `searchset` Bundle: a `self` link (the query as received), a `next` link (the same query with
+    /// `_cursor=next`) when there is a next page, one `match` entry per resource.
+    public static func searchset(baseURL: String, type: String, query: QueryParameters, next: String?,
+                                 entries: [(fullUrl: String, resource: ElementTree)]) -> ElementTree {
+        var b = ElementTreeBuilder(resourceType: "Bundle")
+        b.primitive("type", "searchset")
+        func link(_ relation: String, _ items: [(name: String, value: String)]) {
+            b.begin("link"); b.primitive("relation", relation)
+            b.primitive("url", "\(baseURL)/fhir/\(type)" + (items.isEmpty ? "" : "?" + items.map { "\(FHIRRoutes.escape($0.name))=\(FHIRRoutes.escape($0.value))" }.joined(separator: "&")))
+            b.end()
+        }
+        link("self", query.items)
+        if let next { link("next", query.items.filter { $0.name != "_cursor" } + [("_cursor", next)]) }
+        for entry in entries {
+            b.begin("entry")
+            b.primitive("fullUrl", entry.fullUrl)
+            b.copy("resource", from: entry.resource)
+            b.begin("search"); b.primitive("mode", "match"); b.end()
+            b.end()
+        }
+        return b.build()
+    }
+
     /// A stored version's validators: `ETag: W/"<versionId>"` and `Last-Modified`.
     public static func versionHeaders(_ stored: StoredResource) -> [(name: String, value: String)] {
         [("ETag", "W/\"\(stored.versionId)\""),

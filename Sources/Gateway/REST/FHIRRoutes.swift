@@ -258,6 +258,8 @@ enum FHIRRoutes {
 
             b.end()
         }
+        AuditEventRoutes.describe(in: &b)
+        ValidateRoutes.describe(in: &b)
         b.end()
         return b.build()
     }

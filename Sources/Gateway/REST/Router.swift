@@ -12,6 +12,9 @@ public struct Router: Sendable {
         case `operator`
         /// Bearer token + scope + struct_idnat (RequestAuthorizer).
         case fhir(RequestAuthorizer.Requirement)
+        /// Bearer token + struct_idnat, no resource scope: an operation every authenticated caller
+        /// may use (`$validate`); the name is the audited interaction.
+        case fhirOperation(String)
     }
 
     public struct Context: Sendable {
@@ -23,6 +26,8 @@ public struct Router: Sendable {
         public var caller: AuthorizedCaller?
         public var requestId: String
         public var baseURL: String
+        /// The TCP peer when it is the client itself; nil behind a reverse proxy.
+        public var clientAddress: String? = nil
         /// For `.fhir` routes: the audit record of this request as the auth step filled it (caller, EG,
         /// interaction, type). A route declared `auditsInTransaction` writes it, completed, in its own
         /// write transaction (same commit as the data); the service then records nothing more on success.

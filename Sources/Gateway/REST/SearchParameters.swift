@@ -76,6 +76,19 @@ public struct DateBound: Sendable, Equatable {
         return (Date(timeIntervalSince1970: startT), Date(timeIntervalSince1970: startT + precision))
     }
 
+    /// The instants that satisfy the bound as one half-open interval [from, before) (nil edge: open);
+    /// nil for `ne`, which is not one interval. Same semantics as `matches`.
+    public var interval: (from: Date?, before: Date?)? {
+        switch comparator {
+        case .eq, .ap: (start, end)
+        case .gt, .sa: (end, nil)
+        case .ge: (start, nil)
+        case .lt, .eb: (nil, start)
+        case .le: (nil, end)
+        case .ne: nil
+        }
+    }
+
     /// Whether an instant satisfies the bound (FHIR search semantics on ranges).
     public func matches(_ instant: Date) -> Bool {
         switch comparator {

@@ -1,7 +1,9 @@
 import Foundation
 
-/// `fhir-gateway admin --db FILE …`: the registry operations of the platform operator (and of the
-/// structure referent for EG activation), each audited in the same transaction as the change.
+/// `fhir-gateway admin (--db FILE | --config FILE) …`: the registry operations of the platform operator
+/// (and of the structure referent for EG activation), each audited in the same transaction as the
+/// change, and the database's backup and restore. `--config` takes the database of a gateway
+/// configuration file (with its `FHIR_GATEWAY_*` overrides), so it names the file `serve` uses.
 ///
 ///     client add NAME ROLE "SCOPES" [sandbox|production]   → prints client_id and the secret (shown once)
 ///     client disable CLIENT_ID
@@ -11,27 +13,37 @@ import Foundation
 ///     eg add EG EJ NAME | eg activate EG | eg deactivate EG
 ///     enrol CLIENT_ID EJ [THUMBPRINT]
 ///     audit [AFTER]
+///     audit verify                                        → recomputes the hash chain; exit 1 when broken
+///     backup OUT.sqlite                                   → online copy (the server may keep running), integrity-checked
+///     restore IN.sqlite                                   → refuses a file that is not a sound gateway database
 ///     mdph add EG OID NAME | recovery IDNAT [--establishment EG] [--status CODE] | decision IDNAT
 ///     aptitude --client CLIENT_ID [--json]             (module Handicap: HandicapAdminRoutes)
 ///
-/// Without `--db`, the database is the configured one (`FHIR_GATEWAY_DATABASE_PATH`, default gateway.sqlite).
+/// Without `--db`/`--config`, the database is the configured one (`FHIR_GATEWAY_DATABASE_PATH`, default gateway.sqlite).
 public enum AdminCommand {
     public enum Failure: Error, CustomStringConvertible {
         case usage(String)
-        public var description: String { switch self { case .usage(let m): "usage: \(m)" } }
+        case failed(String)
+        public var description: String {
+            switch self {
+            case .usage(let m): "usage: \(m)"
+            case .failed(let m): m
+            }
+        }
     }
 
     static let usageText = """
-        fhir-gateway admin --db FILE (client add NAME ROLE SCOPES [sandbox|production] | client disable ID | client rotate-secret ID [now] | ej add EJ NAME | \
-        ej activate EJ | ej suspend EJ | eg add EG EJ NAME | eg activate EG | eg deactivate EG | enrol CLIENT_ID EJ [THUMBPRINT] | audit [AFTER] | \
+        fhir-gateway admin [--db FILE | --config FILE] (client add NAME ROLE SCOPES [sandbox|production] | client disable ID | client rotate-secret ID [now] | ej add EJ NAME | \
+        ej activate EJ | ej suspend EJ | eg add EG EJ NAME | eg activate EG | eg deactivate EG | enrol CLIENT_ID EJ [THUMBPRINT] | audit [AFTER] | audit verify | backup OUT.sqlite | restore IN.sqlite | \
         \(HandicapAdminRoutes.usageText))
         """
 
     public static func run(_ args: [String], operatorName: String = ProcessInfo.processInfo.environment["USER"] ?? "operator") throws -> String {
-        let withDB = args.first == "--db"
-        guard withDB ? args.count >= 3 : !args.isEmpty else { throw Failure.usage(usageText) }
-        let store = try SQLiteStore(path: withDB ? args[1] : GatewayConfiguration.load(path: nil).databasePath)
-        let cmd = Array(args.dropFirst(withDB ? 2 : 0))
+        let explicit = args.first == "--db" || args.first == "--config"
+        guard explicit ? args.count >= 3 : !args.isEmpty else { throw Failure.usage(usageText) }
+        let path = args[0] == "--db" ? args[1] : try GatewayConfiguration.load(path: explicit ? args[1] : nil).databasePath
+        let store = try SQLiteStore(path: path)
+        let cmd = Array(args.dropFirst(explicit ? 2 : 0))
         let now = Timestamp.now()
         func audited(_ interaction: String, client: String? = nil, ej: String? = nil, eg: String? = nil,
                      _ change: (any StoreWriteTransaction) throws -> Void) throws {
@@ -97,6 +109,25 @@ public enum AdminCommand {
             try audited("enrol", client: cmd[1], ej: ej) { tx in
                 try tx.enrol(ClientEnrolment(clientId: cmd[1], legalEntityId: ej, pinnedThumbprint: cmd.count == 4 ? cmd[3] : nil))
             }
+        case ("audit", "verify") where cmd.count == 2:
+            let count = try store.read { tx in try tx.auditCount() }
+            if let broken = try store.verifyAuditChain() {
+                throw Failure.failed("audit chain BROKEN at record \(broken) (\(count) records)")
+            }
+            return "audit chain intact (\(count) records)\n"
+        case ("backup", let out?) where cmd.count == 2:
+            guard !FileManager.default.fileExists(atPath: out) else { throw Failure.failed("\(out) exists: choose a new file") }
+            try store.backup(to: out)
+            let copy = try SQLiteStore(path: out)
+            guard try copy.database.integrityCheck() == ["ok"] else { throw Failure.failed("the copy \(out) fails its integrity check") }
+            let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+            try audited("backup") { _ in }
+            return "backup written to \(out) (\(size) bytes, integrity ok)\n"
+        case ("restore", let source?) where cmd.count == 2:
+            guard FileManager.default.isReadableFile(atPath: source) else { throw Failure.failed("cannot read \(source)") }
+            try store.restore(from: source)
+            try audited("restore") { _ in }
+            return "restored from \(source)\n"
         case ("audit", _) where cmd.count <= 2:
             let after = cmd.count == 2 ? Int64(cmd[1]) ?? 0 : 0
             let records = try store.read { tx in try tx.auditRecords(after: after, limit: 10_000) }

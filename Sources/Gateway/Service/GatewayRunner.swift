@@ -1,5 +1,5 @@
 import Foundation
-import Validation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,6 +8,8 @@ import Glibc
 /// SIGTERM or SIGINT (in-flight requests are answered, then the process exits 0). SIGHUP reloads the
 /// trust anchors and CRLs: a new context is built and swapped in whole (OpenSSL cannot remove a CRL
 /// from a live store); if the new files do not load, the current context stays and the error is logged.
+/// With `crlURLs`, the CRLs are also downloaded (once before the first context, then on a schedule by
+/// `CRLRefresher`) and the context is rebuilt the same way after each change.
 ///
 /// Signals: `blockTerminationSignals()` must run first thing in `main`, before any thread exists,
 /// so that every thread inherits the mask and only the `sigwait` in `run` ever sees them.
@@ -34,20 +36,25 @@ public enum GatewayRunner {
     /// Serves until a termination signal; returns after the graceful stop.
     public static func run(_ configuration: GatewayConfiguration) throws {
         Log.setLevel(configuration.logLevel == "debug" ? .debug : configuration.logLevel == "warning" ? .warning : .info)
-        func makeTLS() throws -> TLSServerContext {
+        // Downloaded CRLs (crlURLs) come on top of the configured files, from their cache directory.
+        let crls = CRLCache(directory: configuration.crlDownloadDirectory, urls: configuration.crlURLs, trustFile: configuration.trustFile)
+        @Sendable func makeTLS() throws -> TLSServerContext {
             try TLSServerContext(.init(certificateFile: configuration.certificateFile, privateKeyFile: configuration.privateKeyFile,
-                                       trustFile: configuration.trustFile, crlFiles: configuration.crlFiles,
+                                       trustFile: configuration.trustFile, crlFiles: configuration.crlFiles + crls.files,
                                        requireCRL: configuration.requireCRL))
         }
-        let tls = try makeTLS()
         let store = try SQLiteStore(path: configuration.databasePath)
+        let metrics = Metrics()
+        let refresher = CRLRefresher(cache: crls, interval: configuration.crlRefreshSeconds, metrics: metrics, store: store)
+        // A first download before the first context (bounded by the fetch timeout per URL): a fresh
+        // install starts with current revocations; a failure keeps whatever is cached.
+        if !crls.urls.isEmpty { refresher.refresh { (try? makeTLS()) != nil } }
+        let tls = try makeTLS()
         // Reverse-proxy mode: a plain listener (meant for loopback behind the proxy); the TLS context's
         // trust store then only verifies the certificates the proxy forwards.
         let proxied = configuration.reverseProxy
-        // The validator's definitions and terminologies (flows 2 and 4 validate against the SDO profiles).
-        let validation: ValidationEngine
-        do { validation = try ValidationEngine.load() } catch { throw Failure.startup("\(error)") }
-        let service = GatewayService(configuration: configuration, store: store, validation: validation, proxyVerifier: proxied ? tls : nil)
+        let service = GatewayService(configuration: configuration, store: store, validation: try GatewayService.loadValidationEngine(),
+                                     metrics: metrics, proxyVerifier: proxied ? tls : nil)
         var http = HTTPServer.Configuration()
         http.host = configuration.host
         http.port = configuration.port
@@ -57,7 +64,26 @@ public enum GatewayRunner {
         http.limits.maxBodyBytes = configuration.maxBodyBytes
         let server = try HTTPServer(configuration: http, tls: proxied ? nil : tls, onTLSFailure: { service.tlsRefused($0) },
                                     onRefusal: { service.httpRefused(status: $0, reason: $1) }, handler: { service.handle($0, $1) })
+        // One rebuild at a time (SIGHUP and the CRL refresher): the whole context is swapped in.
+        let reloading = Mutex(())
+        @Sendable func reload(_ cause: String) -> Bool {
+            reloading.withLock { _ in
+                do {
+                    let fresh = try makeTLS()
+                    server.replaceTLS(fresh)
+                    service.replaceProxyVerifier(fresh)
+                    AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 200, outcome: "reloaded (\(cause))"))
+                    Log.info("tls.reloaded", [("cause", cause), ("crlFiles", String(configuration.crlFiles.count + crls.files.count))])
+                    return true
+                } catch {
+                    AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 500, outcome: "failed (\(cause))"))
+                    Log.error("tls.reload.failed", [("cause", cause), ("error", "\(error)")])
+                    return false
+                }
+            }
+        }
         server.start()
+        if !crls.urls.isEmpty { refresher.start { reload("crl-download") } }
         Log.info("listening", [("host", configuration.host), ("port", String(server.port)), ("tls", proxied ? "no (reverse proxy)" : "mTLS"),
                                ("sandbox", String(configuration.sandbox))])
         var set = terminationSet()
@@ -65,18 +91,10 @@ public enum GatewayRunner {
         while true {
             sigwait(&set, &signal)
             guard signal == SIGHUP else { break }
-            do {
-                let fresh = try makeTLS()
-                server.replaceTLS(fresh)
-                service.replaceProxyVerifier(fresh)
-                AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 200, outcome: "reloaded"))
-                Log.info("tls.reloaded", [("crlFiles", String(configuration.crlFiles.count))])
-            } catch {
-                AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 500, outcome: "failed"))
-                Log.error("tls.reload.failed", [("error", "\(error)")])
-            }
+            _ = reload("SIGHUP")
         }
         Log.info("stopping", [("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")])
+        refresher.stop()
         server.stop(grace: 20)
         Log.info("stopped", [])
     }

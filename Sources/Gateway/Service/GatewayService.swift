@@ -1,7 +1,7 @@
 import Foundation
 import FHIRModels
-import Validation
 import Synchronization
+import Validation
 
 /// The request chain, one visible path for every request:
 ///
@@ -13,6 +13,8 @@ public final class GatewayService: Sendable {
     public let configuration: GatewayConfiguration
     public let store: any GatewayStore
     public let metrics: Metrics
+    /// Definitions and terminologies, loaded once at startup (`loadValidationEngine`), shared by all requests.
+    public let validation: ValidationEngine
     let router: Router
     let tokens: TokenEndpoint
     let authorizer: RequestAuthorizer
@@ -23,23 +25,39 @@ public final class GatewayService: Sendable {
                 proxyVerifier: TLSServerContext? = nil) {
         self.configuration = configuration
         self.store = store
+        self.validation = validation
         self.metrics = metrics
         self.proxyVerifier = Mutex(proxyVerifier)
         let limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
         // Token endpoint: 30 requests per minute per client id (security.md §3.9), its own buckets.
         let tokenLimiter = RateLimiter(perSecond: 0.5, burst: 30)
         tokens = TokenEndpoint(store: store, lifetimeSeconds: configuration.tokenLifetimeSeconds, limiter: tokenLimiter, metrics: metrics,
-                               environment: configuration.sandbox ? .sandbox : .production)
+                               environment: configuration.sandbox ? .sandbox : .production,
+                               addressLockoutThreshold: configuration.ipLockoutThreshold)
         authorizer = RequestAuthorizer(store: store, limiter: limiter)
         var r = Router()
         let tokens = self.tokens
-        r.add("POST", "/oauth/token", .tokenEndpoint) { ctx in tokens.handle(ctx.request, peer: ctx.peer, requestId: ctx.requestId) }
+        r.add("POST", "/oauth/token", .tokenEndpoint) { ctx in
+            tokens.handle(ctx.request, peer: ctx.peer, address: ctx.clientAddress, requestId: ctx.requestId)
+        }
         OperationsRoutes.register(in: &r, metrics: metrics, store: store)
         let handicap = HandicapFlows(store: store, validation: validation, sandbox: configuration.sandbox)
         FHIRRoutes.register(in: &r, store: store, handicap: handicap,
                             elements: ElementsFilter(conformance: validation.conformance, types: FHIRRoutes.resourceTypes))
         HandicapAdminRoutes.register(in: &r, store: store)
+        ValidateRoutes.register(in: &r, engine: validation)
+        AuditEventRoutes.register(in: &r, store: store)
         self.router = r
+    }
+
+    /// The validator's stores from the data directory, located as the CLI does (`FHIR_GATEWAY_DATA`,
+    /// else the checkout or install the executable lives in, else the current directory).
+    public static func loadValidationEngine() throws -> ValidationEngine {
+        let started = Date()
+        let directory = DataDirectory.locate()
+        let engine = try ValidationEngine.load(dataDirectory: directory)
+        Log.info("validation.loaded", [("dataDirectory", directory), ("ms", String(Int(Date().timeIntervalSince(started) * 1000)))])
+        return engine
     }
 
     /// The HTTPServer handler.
@@ -110,7 +128,8 @@ public final class GatewayService: Sendable {
                           route: "unmatched", format: format)
         }
         var context = Router.Context(request: request, path: captures, query: query, format: format, peer: peer, caller: nil,
-                                     requestId: requestId, baseURL: baseURL(request, connection), audit: nil)
+                                     requestId: requestId, baseURL: baseURL(request, connection),
+                                     clientAddress: connection.peer != nil ? connection.remoteAddress : nil, audit: nil)
         var audit: AuditEntry?
         switch route.access {
         case .tokenEndpoint:
@@ -126,9 +145,15 @@ public final class GatewayService: Sendable {
                 return refuse(FHIRError(status: 403, code: .forbidden, rule: "AUTH-OPERATOR", "réservé au certificat de l'opérateur"),
                               route: route.pattern, format: format)
             }
-        case .fhir(let need):
-            var entry = AuditEntry(requestId: requestId, interaction: need.interaction.rawValue, resourceType: need.resourceType,
+        case .fhir, .fhirOperation:
+            var need: RequestAuthorizer.Requirement?
+            var entry = AuditEntry(requestId: requestId, interaction: "", resourceType: captures["type"],
                                    resourceIds: captures["id"].map { [$0] } ?? [], status: 0)
+            switch route.access {
+            case .fhir(let n): need = n; entry.interaction = n.interaction.rawValue; entry.resourceType = n.resourceType
+            case .fhirOperation(let name): entry.interaction = name
+            default: break
+            }
             do {
                 let caller = try authorizer.authorize(request, query: query, peer: peer, need: need)
                 context.caller = caller

@@ -36,6 +36,19 @@ enum OperationsRoutes {
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
                                 body: JSONValue.object([("records", .array(list))]).serialized())
         }
+        // The audit hash chain, recomputed now: intact, or the first record that does not match.
+        r.add("GET", "/admin/audit/verify", .operator) { _ throws(FHIRError) in
+            let result: (broken: Int64?, count: Int64)
+            do {
+                result = (try store.verifyAuditChain(), try store.read { tx in try tx.auditCount() })
+            } catch {
+                throw FHIRError(status: 500, code: .exception, rule: "ADMIN-STORE", "lecture du journal d'audit impossible")
+            }
+            var m: [(String, JSONValue)] = [("intact", .bool(result.broken == nil)), ("records", .number(String(result.count)))]
+            if let b = result.broken { m.append(("firstBrokenSequence", .number(String(b)))) }
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+                                body: JSONValue.object(m).serialized())
+        }
         // Activation switches: EJ by the operator, EG by the structure's referent (performed here by
         // the operator on their behalf). Tokens are not revoked: every call re-reads the live state.
         let switches: [(path: String, action: String, change: @Sendable (any StoreWriteTransaction, String, String) throws -> Void)] = [

@@ -11,7 +11,7 @@ public protocol GatewayStore: Sendable {
     func read<T: Sendable>(_ body: (any StoreReadTransaction) throws -> T) throws -> T
 }
 
-public protocol StoreReadTransaction: RorUnitMirrorReads, HandicapReads {
+public protocol StoreReadTransaction: RorUnitMirrorReads, AuditSearchReads, HandicapReads {
     // Resources (every call is scoped to one tenant: the EG id or a sandbox tenant id).
     func read(tenant: String, type: String, id: String) throws -> StoredResource?
     func read(tenant: String, type: String, id: String, version: Int) throws -> StoredResource?

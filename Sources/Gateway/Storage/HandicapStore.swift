@@ -181,7 +181,7 @@ public protocol HandicapWrites: HandicapReads {
 }
 
 extension Migration {
-    static let handicapFlows = Migration(version: 6, summary: "module Handicap: MDPHs, decisions, notifications, status events, search masks", sql: """
+    static let handicapFlows = Migration(version: 7, summary: "module Handicap: MDPHs, decisions, notifications, status events, search masks", sql: """
         CREATE TABLE hdc_sequence (
             name  TEXT    PRIMARY KEY,
             value INTEGER NOT NULL
@@ -256,8 +256,6 @@ extension Migration {
             kept_last_updated INTEGER NOT NULL,
             PRIMARY KEY (tenant, name, value)
         ) WITHOUT ROWID;
-        -- Aptitude check: a client's audited reads without scanning the whole trail.
-        CREATE INDEX audit_by_client ON audit (client_id, resource_type, interaction);
         """)
 }
 

@@ -168,6 +168,7 @@ extension Migration {
             """),
         // One entry per migration, in version order; each lives next to the store code that uses it.
         rorUnitMirror,
+        auditByClient,
         handicapFlows,
     ]
 }

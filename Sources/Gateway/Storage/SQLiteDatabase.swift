@@ -154,10 +154,30 @@ public final class SQLiteDatabase: Sendable {
         let version = try source.queryOne("PRAGMA user_version") { s in s.int(0) } ?? 0
         let latest = migrations.map(\.version).max() ?? 0
         guard version <= latest else { throw StoreError.schemaTooNew(found: version, supported: latest) }
+        // Only a gateway database: its tables and columns are exactly those the migrations give at its version.
+        guard version >= 1 else { throw StoreError.notAGatewayDatabase("schema version 0 (not made by the gateway)") }
+        let reference = try SQLiteConnection(path: ":memory:")
+        try Migrator(migrations.filter { $0.version <= version }).migrate(reference)
+        let (expected, found) = (try Self.schemaShape(reference), try Self.schemaShape(source))
+        guard expected == found else {
+            let missing = expected.filter { found[$0.key] != $0.value }.keys.sorted()
+            let extra = found.keys.filter { expected[$0] == nil }.sorted()
+            throw StoreError.notAGatewayDatabase("schema differs from version \(version): tables \((missing + extra).joined(separator: ", "))")
+        }
         try writer.withLock { destination throws in
             try Self.copy(from: source, to: destination)
             try Migrator(migrations).migrate(destination)
         }
+    }
+
+    /// Table name → column names (in order), user tables only.
+    private static func schemaShape(_ c: SQLiteConnection) throws -> [String: [String]] {
+        let tables = try c.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") { s in s.text(0) ?? "" }
+        var shape: [String: [String]] = [:]
+        for t in tables {
+            shape[t] = try c.query("SELECT name FROM pragma_table_info(?1)", [.text(t)]) { s in s.text(0) ?? "" }
+        }
+        return shape
     }
 
     private static func copy(from source: SQLiteConnection, to destination: SQLiteConnection) throws(SQLiteError) {

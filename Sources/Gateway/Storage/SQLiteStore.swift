@@ -27,7 +27,9 @@ public final class SQLiteStore: GatewayStore {
     public func restore(from path: String) throws {
         do { try database.restore(from: path) } catch let e as SQLiteError { throw StoreError.backend(e) }
     }
+}
 
+extension GatewayStore {
     /// Recomputes the audit hash chain; returns the sequence of the first broken record, nil if intact.
     public func verifyAuditChain() throws -> Int64? {
         try read { tx in
@@ -255,11 +257,16 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
     }
 
     func auditRecords(after sequence: Int64, limit: Int) throws -> [AuditRecord] {
+        try auditRows(where: "seq > ?1", [.integer(sequence)], limit: limit)
+    }
+
+    /// Audit rows matching `condition` (placeholders ?1…?n bound to `values`), in sequence order.
+    func auditRows(where condition: String, _ values: [SQLiteValue], limit: Int) throws -> [AuditRecord] {
         try c.query("""
             SELECT seq, recorded_at, request_id, tenant, client_id, ej_id, eg_id, interaction, resource_type, resource_ids,
                    status, outcome, prev_hash, hash
-            FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2
-            """, [.integer(sequence), .integer(Int64(max(0, limit)))]) { s in
+            FROM audit WHERE \(condition) ORDER BY seq LIMIT ?\(values.count + 1)
+            """, values + [.integer(Int64(max(0, limit)))]) { s in
             let ids = s.text(9) ?? ""
             return AuditRecord(sequence: s.int64(0), recordedAt: Timestamp(milliseconds: s.int64(1)),
                                entry: AuditEntry(requestId: s.text(2), tenant: s.text(3), clientId: s.text(4), legalEntityId: s.text(5),

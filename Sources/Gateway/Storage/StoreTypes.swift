@@ -11,6 +11,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidArgument(String)
     case invalidCursor
     case integrityCheckFailed(String)
+    /// A restore source that is a sound SQLite file but not a gateway database.
+    case notAGatewayDatabase(String)
     case schemaTooNew(found: Int, supported: Int)
     case backend(SQLiteError)
     case crypto(String)
@@ -23,6 +25,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .invalidArgument(let m): return "invalid argument: \(m)"
         case .invalidCursor: return "invalid or foreign paging cursor"
         case .integrityCheckFailed(let m): return "integrity check failed: \(m)"
+        case .notAGatewayDatabase(let m): return "not a gateway database: \(m)"
         case .schemaTooNew(let found, let supported): return "database schema \(found) is newer than this gateway (\(supported))"
         case .backend(let e): return e.description
         case .crypto(let m): return "crypto: \(m)"

@@ -163,13 +163,16 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             if let hex = BN_bn2hex(bn) { serial = String(cString: hex); shim_OPENSSL_free(hex) }
             BN_free(bn)
         }
-        var notAfter: Date?
-        if let t = X509_get0_notAfter(cert) {
-            var tm = tm()
-            if ASN1_TIME_to_tm(t, &tm) == 1 { notAfter = Date(timeIntervalSince1970: TimeInterval(timegm(&tm))) }
-        }
         return PeerCertificate(subject: names(X509_get_subject_name(cert)), issuer: names(X509_get_issuer_name(cert)),
-                               sha256: Array(md.prefix(Int(len))), serialHex: serial, notAfter: notAfter)
+                               sha256: Array(md.prefix(Int(len))), serialHex: serial, notAfter: date(X509_get0_notAfter(cert)))
+    }
+
+    /// An ASN.1 time (certificate or CRL) as a Date; nil when absent or unreadable.
+    static func date(_ t: UnsafePointer<ASN1_TIME>?) -> Date? {
+        guard let t else { return nil }
+        var tm = tm()
+        guard ASN1_TIME_to_tm(t, &tm) == 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StreamError) -> Int {
