@@ -131,7 +131,7 @@ import Mappers
             ("a Task on /Consent", h.post(h.a, "Consent", H.task(eg: h.a.eg, idNat: idNat, idDecision: "DO-1", status: "39")), 400,
              "BODY-RESOURCE-TYPE", "resourceType"),
             ("text/plain", h.request(h.a, "POST", "/fhir/Consent", body: H.consent(source: h.a.eg, idNat: idNat).serialized(), contentType: "text/plain"),
-             415, "HTTP-MEDIA-TYPE", nil),
+             415, "HTTP-CONTENT-TYPE", nil),
             ("MDPH posting a consent", h.post(h.mdph, "Consent", H.consent(source: h.mdph.eg, idNat: idNat)), 403, "AUTH-SCOPE", nil),
         ]
         for (name, reply, status, rule, expression) in cases {

@@ -90,7 +90,7 @@ final class HandicapHarness: @unchecked Sendable {
     func request(_ who: Caller, _ method: String, _ target: String, body: [UInt8] = [], contentType: String? = "application/fhir+json",
                  headers: [(name: String, value: String)] = [], eg: String? = nil) -> Reply {
         var h: [(name: String, value: String)] = [("Host", "gw.test"), ("Authorization", "Bearer \(who.token)"), ("struct_idnat", eg ?? who.eg)]
-        if !body.isEmpty, let contentType { h.append(("Content-Type", contentType)) }
+        if method == "POST", let contentType { h.append(("Content-Type", contentType)) }
         h += headers
         let r = service.handle(HTTPRequest(method: method, target: target, version: .http11, headers: h, body: body),
                                ConnectionContext(remoteAddress: "127.0.0.1", peer: who.peer, tlsVersion: "TLSv1.3"))

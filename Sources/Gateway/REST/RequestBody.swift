@@ -2,27 +2,34 @@ import FHIRModels
 
 /// The resource a create (POST) carries, and the JSON the store keeps for it.
 enum RequestBody {
-    /// The body as an element tree: a FHIR Content-Type (415 otherwise), readable (400 with the position
-    /// of the first syntax error), and a resource of the expected type (400).
-    static func resource(_ ctx: Router.Context, type: String) throws(FHIRError) -> ElementTree {
-        guard !ctx.request.body.isEmpty else {
-            throw FHIRError(status: 400, code: .required, rule: "BODY-EMPTY", "le corps de la requête doit contenir une ressource \(type)")
+    /// The body as an element tree: a FHIR Content-Type (415 `HTTP-CONTENT-TYPE`), not empty (400
+    /// `emptyRule`), readable (400 `unreadableRule` with the position of the first syntax error).
+    static func document(_ ctx: Router.Context, emptyRule: String = "BODY-EMPTY", unreadableRule: String = "BODY-UNREADABLE")
+        throws(FHIRError) -> ElementTree {
+        guard let format = FHIRFormat.ofBody(contentType: ctx.request.header("Content-Type")) else {
+            throw FHIRError(status: 415, code: .notSupported, rule: "HTTP-CONTENT-TYPE",
+                            "Content-Type attendu : application/fhir+json ou application/fhir+xml")
         }
-        let contentType = ctx.request.header("Content-Type")
-        guard let format = FHIRFormat.ofBody(contentType: contentType) else {
-            throw FHIRError(status: 415, code: .notSupported, rule: "HTTP-MEDIA-TYPE",
-                            "Content-Type \(contentType ?? "absent") : envoyer application/fhir+json ou application/fhir+xml")
+        guard !ctx.request.body.isEmpty else {
+            throw FHIRError(status: 400, code: .required, rule: emptyRule, "corps de requête vide : une ressource est attendue")
         }
         let tree: ElementTree
         do {
             tree = format == .json ? try FHIRJSONReader.read(ctx.request.body) : try FHIRXMLReader.read(ctx.request.body)
         } catch {
-            let issue = OutcomeIssue(severity: .fatal, code: .structure, message: "ressource illisible : \(error.message)",
-                                     location: error.location, rule: "BODY-UNREADABLE")
-            throw FHIRError(status: 400, code: .structure, rule: "BODY-UNREADABLE", issue.message, details: [issue])
+            let issue = OutcomeIssue(severity: .fatal, code: .structure, message: "contenu illisible : \(error.message)",
+                                     location: error.location, rule: unreadableRule)
+            throw FHIRError(status: 400, code: .structure, rule: unreadableRule, issue.message, details: [issue])
         }
-        guard !tree.isEmpty, tree.isResource(tree.root), tree.typeName(tree.root) == type else {
-            let found = tree.isEmpty ? "rien" : (tree.typeName(tree.root) ?? tree.name(tree.root))
+        guard !tree.isEmpty else { throw FHIRError(status: 400, code: .structure, rule: unreadableRule, "aucune ressource dans le corps") }
+        return tree
+    }
+
+    /// The resource of a create: `document`, and a resource of the expected type (400).
+    static func resource(_ ctx: Router.Context, type: String) throws(FHIRError) -> ElementTree {
+        let tree = try document(ctx)
+        guard tree.isResource(tree.root), tree.typeName(tree.root) == type else {
+            let found = tree.typeName(tree.root) ?? tree.name(tree.root)
             let issue = OutcomeIssue(severity: .error, code: .invalid, message: "ressource \(type) attendue sur cette adresse, reçu \(found)",
                                      expression: "resourceType", rule: "BODY-RESOURCE-TYPE")
             throw FHIRError(status: 400, code: .invalid, rule: "BODY-RESOURCE-TYPE", issue.message, details: [issue])
