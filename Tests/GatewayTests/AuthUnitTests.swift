@@ -74,13 +74,19 @@ import Foundation
         let json = String(decoding: FHIRResponse.resource(tree, format: .json).body, as: UTF8.self)
         var router = Router()
         let dir = StoreTempDir()
-        FHIRRoutes.register(in: &router, store: try SQLiteStore(path: dir.file("routes.sqlite")))
+        let store = try SQLiteStore(path: dir.file("routes.sqlite"))
+        let engine = HandicapHarness.engine
+        FHIRRoutes.register(in: &router, store: store, handicap: HandicapFlows(store: store, validation: engine, sandbox: false),
+                            elements: ElementsFilter(conformance: engine.conformance, types: FHIRRoutes.resourceTypes))
         let resourceRoutes = router.routes.filter { if case .fhir = $0.access { return true }; return false }
-        #expect(resourceRoutes.count == FHIRRoutes.interactions.count)
+        #expect(resourceRoutes.count == FHIRRoutes.interactions.count + FHIRRoutes.operations.count)
         for i in FHIRRoutes.interactions {
-            #expect(resourceRoutes.contains { $0.pattern == i.pattern })
+            #expect(resourceRoutes.contains { $0.pattern == i.pattern && $0.method == (i.interaction == .create ? "POST" : "GET") })
         }
+        for o in FHIRRoutes.operations { #expect(resourceRoutes.contains { $0.pattern == o.pattern && $0.method == "POST" }) }
         #expect(json.contains("\"type\":\"Task\"") && json.contains("search-type") && json.contains("https://gw.test/oauth/token"))
-        #expect(!json.contains("DocumentReference"))
+        for type in ["DocumentReference", "Consent", "Task"] { #expect(json.contains("\"type\":\"\(type)\"")) }
+        #expect(json.contains("\"name\":\"reprise\"") && json.contains("esms-task"))
+        #expect(!json.contains("Patient"))
     }
 }

@@ -66,7 +66,7 @@ import Glibc
         #expect(metadata.body.contains("\(server.base)/oauth/token"))
         let smart = try G.curl(server.base + "/fhir/.well-known/smart-configuration", cert: G.pair(a))
         #expect(smart.json?["token_endpoint"] as? String == server.base + "/oauth/token")
-        #expect(smart.json?["scopes_supported"] as? [String] == ["system/Task.rs", "system/HealthcareService.rs"])
+        #expect(smart.json?["scopes_supported"] as? [String] == ["system/DocumentReference.crs", "system/Consent.c", "system/Task.crs", "system/HealthcareService.rs"])
         #expect(smart.json?["tls_client_certificate_bound_access_tokens"] as? Bool == true)
         #expect(try G.curl(server.base + "/fhir/metadata", cert: G.pair(a), ["-H", "Accept: text/html"]).status == 406)
         #expect(try G.curl(server.base + "/health", cert: G.pair(a), ["-H", "Accept: text/plain"]).status == 200, "not a FHIR route: no negotiation")

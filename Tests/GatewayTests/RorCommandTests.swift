@@ -25,7 +25,7 @@ import FHIRModels
 
     @Test func importPairAndStatus() throws {
         let cfg = try config()
-        let imported = try ror(cfg, "import", "--establishment", F.egA, fixture("eg-990000102-searchset.json"))
+        let imported = try ror(cfg, "import", "--establishment", F.egA, fixture("eg-990000101-searchset.json"))
         #expect(imported.status == 0, "\(imported.stderr)")
         let run = try #require(json(imported))
         #expect(run["status"]?.string == "succeeded" && run["trigger"]?.string == "initial" && run["applied"]?.int == 5 && run["scope"]?.string == "files 1")
@@ -33,7 +33,7 @@ import FHIRModels
         let single = try ror(cfg, "import", "--establishment", F.egA, fixture("hs-99-0000106.json"))
         #expect(single.status == 0 && json(single)?["applied"]?.int == 1 && json(single)?["trigger"]?.string == "manualEstablishment", "\(single.stdout)")
         // A file for another EG imported here: nothing applied, the refusal is in the run's outcome.
-        let foreign = try ror(cfg, "import", "--establishment", F.egA, fixture("eg-990000201-collection.json"))
+        let foreign = try ror(cfg, "import", "--establishment", F.egA, fixture("eg-990000200-collection.json"))
         #expect(foreign.status == 0 && json(foreign)?["applied"]?.int == 0)
 
         let pair = try ror(cfg, "pair", "--establishment", F.egA, "--platform-unit", "U1", "--unit", "99/0000101")
@@ -74,7 +74,7 @@ import FHIRModels
         let cfg = try config()
         let cases: [([String], String)] = [
             (["import", F.egA], "--establishment"),
-            (["import", "--establishment", "2990000102", fixture("hs-99-0000106.json")], "n'est pas un établissement"),
+            (["import", "--establishment", "2990000101", fixture("hs-99-0000106.json")], "n'est pas un établissement"),
             (["import", "--establishment", F.egA], "aucun fichier"),
             (["import", "--establishment", F.egA, dir.file("absent.json")], "lecture impossible"),
             (["import", "--establishment", F.egA, fixture("README.md")], "ressource FHIR illisible"),

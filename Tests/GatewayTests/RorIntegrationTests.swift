@@ -18,11 +18,11 @@ import FHIRModels
     /// Both sandbox DUI establishments get their units (once per test process).
     static let mirrored: Bool = {
         let fixtures = TestSupport.repoRoot.appendingPathComponent("Fixtures/ror").path
-        try! ror("import", "--establishment", F.egA, fixtures + "/eg-990000102-searchset.json")
+        try! ror("import", "--establishment", F.egA, fixtures + "/eg-990000101-searchset.json")
         try! ror("pair", "--establishment", F.egA, "--platform-unit", "A1", "--unit", "99/0000101")
         try! ror("pair", "--establishment", F.egA, "--platform-unit", "A3", "--unit", "99/0000103")
         try! ror("pair", "--establishment", F.egA, "--platform-unit", "AUE", "--unit", "OI-0102-UE")
-        try! ror("import", "--establishment", F.egB, fixtures + "/eg-990000201-collection.json")
+        try! ror("import", "--establishment", F.egB, fixtures + "/eg-990000200-collection.json")
         try! ror("pair", "--establishment", F.egB, "--platform-unit", "B1", "--unit", "98/0000201")
         return true
     }()
@@ -48,7 +48,7 @@ import FHIRModels
         let entries = try #require(searchA.json?["entry"] as? [[String: Any]])
         for e in entries {
             let provider = ((e["resource"] as? [String: Any])?["providedBy"] as? [String: Any])?["identifier"] as? [String: Any]
-            #expect(provider?["system"] as? String == "https://finess.esante.gouv.fr" && provider?["value"] as? String == "990000102")
+            #expect(provider?["system"] as? String == "https://finess.esante.gouv.fr" && provider?["value"] as? String == "990000101")
         }
         let searchB = try get("HealthcareService", b, tokenB)
         #expect(searchB.json?["total"] as? Int == 1 && ids(searchB) == ["98-0000201"])
@@ -125,7 +125,7 @@ import FHIRModels
     @Test func adminRefreshAgainstTheConfiguredRor() throws {
         let ror = try RorFixtureServer()
         // This ROR serves dui-b's EG: its collection as a searchset.
-        let b = RorFixtures.searchset(RorFixtures.resources(F.json("eg-990000201-collection.json")))
+        let b = RorFixtures.searchset(RorFixtures.resources(F.json("eg-990000200-collection.json")))
         ror.respond { _ in RorFixtureServer.fhir(b) }
         let server = try G.Server(environment: [
             "FHIR_GATEWAY_ROR_BASE_URL": ror.base, "FHIR_GATEWAY_ROR_CERTIFICATE_FILE": TestSupport.pkiFile("dui-a.crt"),
@@ -136,7 +136,7 @@ import FHIRModels
         let r = try G.curl(server.base + "/admin/ror/\(F.egB)/refresh", cert: op, ["-X", "POST"])
         #expect(r.status == 200, "\(r.body)")
         #expect(r.json?["status"] as? String == "succeeded" && r.json?["applied"] as? Int == 2 && r.json?["establishment"] as? String == F.egB)
-        #expect(ror.decodedRequests().first?.contains("organization:above.identifier=https://finess.esante.gouv.fr|990000201") == true)
+        #expect(ror.decodedRequests().first?.contains("organization:above.identifier=https://finess.esante.gouv.fr|990000200") == true)
         ror.respond { _ in HTTPResponse(status: 500) }
         let failed = try G.curl(server.base + "/admin/ror/\(F.egB)/refresh?unit=98/0000201", cert: op, ["-X", "POST"])
         #expect(failed.status == 502 && failed.json?["status"] as? String == "failed" && failed.json?["trigger"] as? String == "manualUnit")

@@ -21,7 +21,7 @@ import Mappers
 
         let day = try #require(p.offers.first { $0.rorId == "99/0000101" })
         #expect(day.logicalId == "hs-0102-01" && day.name == "IME - accueil de jour 6-20 ans")
-        #expect(day.nodeChain == ["oi-0102-svc", "eg-0102", "ej-0011"] && day.finessChain == ["990000102", "990000011"])
+        #expect(day.nodeChain == ["oi-0102-svc", "eg-0102", "ej-0011"] && day.finessChain == ["990000101", "990000011"])
         #expect(day.belongs(to: F.egA) && !day.belongs(to: F.egB))
         #expect(day.rawCategory == "48" && day.category == "48" && day.activityField == "04" && day.activities == ["107"])
         #expect(day.temporality == "02" && day.sequentialReception && day.rorCareMode == "47" && day.careMode == "47")
@@ -56,7 +56,7 @@ import Mappers
     }
 
     @Test func collectionBundleAndASingleResource() throws {
-        let b = F.projector.project(F.tree(F.json("eg-990000201-collection.json")), today: today)
+        let b = F.projector.project(F.tree(F.json("eg-990000200-collection.json")), today: today)
         #expect(b.issues.isEmpty && b.offers.count == 2 && b.offers.allSatisfy { $0.belongs(to: F.egB) && $0.category == "39" })
         #expect(b.offers.map(\.sequentialReception) == [false, true])
 

@@ -76,7 +76,7 @@ final class RorFixtureServer: Sendable {
             let t = (try? QueryParameters.decode(Substring(target))) ?? target
             let (p1, p2) = twoPages(bundle(), base: base)
             if t.contains("_getpages=p2") { return RorFixtureServer.fhir(p2) }
-            if t.contains("organization:above.identifier=https://finess.esante.gouv.fr|990000102") { return RorFixtureServer.fhir(p1) }
+            if t.contains("organization:above.identifier=https://finess.esante.gouv.fr|990000101") { return RorFixtureServer.fhir(p1) }
             if let r = t.range(of: "identifier=") { return RorFixtureServer.fhir(unit(String(t[r.upperBound...].prefix { $0 != "&" }))) }
             return HTTPResponse(status: 400)
         }
@@ -94,7 +94,7 @@ final class RorFixtureServer: Sendable {
         #expect(first.status == .succeeded && first.trigger == .initial && first.pages == 2 && first.applied == 5, "\(first)")
         let sent = server.decodedRequests()
         #expect(sent.count == 2)
-        #expect(sent[0].hasPrefix("/fhir/HealthcareService?organization:above.identifier=https://finess.esante.gouv.fr|990000102"))
+        #expect(sent[0].hasPrefix("/fhir/HealthcareService?organization:above.identifier=https://finess.esante.gouv.fr|990000101"))
         #expect(sent[0].contains("_include:iterate=HealthcareService:organization") && !sent[0].contains("_lastUpdated"))
         #expect(sent[1] == "/fhir/HealthcareService?_getpages=p2&_getpagesoffset=3")
         #expect(first.requests.count == 2 && first.requests[1] == server.base + "/HealthcareService?_getpages=p2&_getpagesoffset=3")

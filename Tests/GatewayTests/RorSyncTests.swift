@@ -47,7 +47,7 @@ import Mappers
         #expect(try store.read { tx in try tx.rorUnits(establishment: F.egA) }.isEmpty, "nothing is mirrored before pairing")
         #expect(try store.read { tx in try tx.rorRun(id: run.id)?.status } == .succeeded)
         // Another EG's offers in the same input are not taken into this EG's copy.
-        try sync.importJSON(F.json("eg-990000201-collection.json"), establishment: F.egA, complete: false)
+        try sync.importJSON(F.json("eg-990000200-collection.json"), establishment: F.egA, complete: false)
         #expect(try store.read { tx in try tx.rorSourceOffers(establishment: F.egA).count } == 5)
 
         let p = try sync.pair(establishment: F.egA, platformUnit: "U1", rorId: "99/0000101", by: "tester")
@@ -88,7 +88,7 @@ import Mappers
         try sync.importJSON(F.bundleA, establishment: F.egA)
         try sync.pair(establishment: F.egA, platformUnit: "P1", rorId: "OI-0102-SVC", by: "t")
         #expect(refusal { try sync.pair(establishment: F.egA, platformUnit: "P2", rorId: "99/0000101", by: "t") } == "ROR-PAIRING-BELOW")
-        #expect(refusal { try sync.pair(establishment: F.egA, platformUnit: "P3", rorId: "1990000102", by: "t") } == "ROR-PAIRING-ABOVE")
+        #expect(refusal { try sync.pair(establishment: F.egA, platformUnit: "P3", rorId: "1990000101", by: "t") } == "ROR-PAIRING-ABOVE")
         #expect(refusal { try sync.pair(establishment: F.egA, platformUnit: "P1", rorId: "99/0000103", by: "t") } == "ROR-PAIRING-ONE-LEVEL")
         #expect(refusal { try sync.pair(establishment: F.egA, platformUnit: "P4", rorId: "OI-0102-SVC", by: "t") } == "ROR-PAIRING-TAKEN")
         #expect(refusal { try sync.pair(establishment: F.egA, platformUnit: "P5", rorId: "99/9999999", by: "t") } == "ROR-UNIT-UNKNOWN")

@@ -7,8 +7,8 @@ import Mappers
 /// Shared pieces of the ROR mirror tests: the project's terminology store, the hand-built fixtures,
 /// JSON edits on them, and a settable clock.
 enum RorFixtures {
-    static let egA = "1990000102"
-    static let egB = "1990000201"
+    static let egA = "1990000101"
+    static let egB = "1990000200"
     static let terminology = LazyTerminology(directory: TestSupport.repoRoot.appendingPathComponent("Terminologies").path)
     static let projector = RorProjector(terminology: terminology)
     static let nos = "https://mos.esante.gouv.fr/NOS/"
@@ -18,7 +18,7 @@ enum RorFixtures {
     }
     static func json(_ name: String) -> JSONValue { try! JSONValue.parse(bytes(name)) }
     static func tree(_ json: JSONValue) -> ElementTree { try! FHIRJSONReader.read(json.serialized()) }
-    static var bundleA: JSONValue { json("eg-990000102-searchset.json") }
+    static var bundleA: JSONValue { json("eg-990000101-searchset.json") }
 
     /// Applies `edit` to the HealthcareService entries whose identifier value is `rorId`.
     static func editOffer(_ bundle: JSONValue, _ rorId: String, _ edit: (inout JSONValue) -> Void) -> JSONValue {

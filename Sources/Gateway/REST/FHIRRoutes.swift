@@ -6,20 +6,49 @@ import FHIRModels
 enum FHIRRoutes {
     /// Resource interactions served: (type, interaction, path pattern).
     static let interactions: [(type: String, interaction: FHIRInteraction, pattern: String)] = [
+        ("DocumentReference", .create, "/fhir/DocumentReference"),
+        ("DocumentReference", .search, "/fhir/DocumentReference"),
+        ("DocumentReference", .read, "/fhir/DocumentReference/{id}"),
+        ("Consent", .create, "/fhir/Consent"),
+        ("Task", .create, "/fhir/Task"),
         ("Task", .search, "/fhir/Task"),
         ("Task", .read, "/fhir/Task/{id}"),
         ("HealthcareService", .search, "/fhir/HealthcareService"),
         ("HealthcareService", .read, "/fhir/HealthcareService/{id}"),
     ]
-    /// Search parameters accepted on `search` (anything else is 400 not-supported, security.md §3.7.6).
-    static let searchParameters: [(name: String, type: String)] = [("_lastUpdated", "date"), ("_count", "number")]
-    /// Types whose search takes other parameters than `searchParameters`.
+    /// Type-level operations: (type, name, interaction whose scope they need, path pattern).
+    static let operations: [(type: String, name: String, interaction: FHIRInteraction, pattern: String)] = [
+        ("Task", "reprise", .create, "/fhir/Task/$reprise"),
+    ]
+    /// Search parameters accepted on every `search` (anything else is 400 not-supported, security.md §3.7.6).
+    static let searchParameters: [(name: String, type: String)] = [("_lastUpdated", "date"), ("_count", "number"), ("_elements", "string"),
+                                                                   ("include-finished", "token")]
+    /// Types whose search is served elsewhere and takes its own parameters (the ROR unit mirror).
     static let typeSearchParameters: [String: [(name: String, type: String)]] = ["HealthcareService": HealthcareServiceRoutes.searchParameters]
     static let controlParameters: Set<String> = ["_format", "_cursor"]
+
+    /// What a search of one type accepts and always applies.
+    struct SearchSpec: Sendable {
+        /// Token parameters, each matched against the search key of the same name (`code`, `system|code`, `|code`).
+        var tokens: [String] = []
+        /// Keys every result carries: flow 5 returns only the event copies of a tenant, never its own Tasks.
+        var fixedKeys: [SearchKey] = []
+    }
+    /// The SDO profiles the flows validate against (v4.0.7 canonicals; 4.0.5 `sdo-task` is accepted too).
+    static let supportedProfiles: [String: String] = [
+        "DocumentReference": "https://interop.esante.gouv.fr/ig/fhir/sdo/StructureDefinition/esms-document-reference",
+        "Consent": "https://interop.esante.gouv.fr/ig/fhir/sdo/StructureDefinition/esms-consent",
+        "Task": "https://interop.esante.gouv.fr/ig/fhir/sdo/StructureDefinition/esms-task",
+    ]
+    static let searchSpecs: [String: SearchSpec] = [
+        "DocumentReference": SearchSpec(tokens: ["identifier", "type"]),
+        "Task": SearchSpec(fixedKeys: [SearchKey("origin", "event")]),
+    ]
+
     /// Oldest `_lastUpdated` lower bound a poll may ask for (first connection: J-30).
     static let maxWindowDays = 30.0
 
-    static func register(in r: inout Router, store: any GatewayStore) {
+    static func register(in r: inout Router, store: any GatewayStore, handicap: HandicapFlows, elements: ElementsFilter) {
         r.add("GET", "/fhir/metadata", .certificate) { ctx in
             FHIRResponse.resource(capabilityStatement(baseURL: ctx.baseURL), format: ctx.format)
         }
@@ -29,11 +58,26 @@ enum FHIRRoutes {
                 HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: discovery(baseURL: ctx.baseURL).serialized())
             }
         }
-        r.add("GET", "/fhir/Task", .fhir(.init("Task", .search))) { ctx throws(FHIRError) in
-            try search(ctx, type: "Task", store: store)
+        // Module Handicap: the MDPH's intake, flows 1–5, recovery (docs/handicap-flows.md).
+        r.add("POST", "/fhir/DocumentReference", .fhir(.init("DocumentReference", .create)), auditsInTransaction: true) { ctx throws(FHIRError) in
+            try handicap.postDocument(ctx)
         }
-        r.add("GET", "/fhir/Task/{id}", .fhir(.init("Task", .read))) { ctx throws(FHIRError) in
-            try read(ctx, type: "Task", store: store)
+        r.add("POST", "/fhir/Consent", .fhir(.init("Consent", .create)), auditsInTransaction: true) { ctx throws(FHIRError) in
+            try handicap.postConsent(ctx)
+        }
+        r.add("POST", "/fhir/Task", .fhir(.init("Task", .create)), auditsInTransaction: true) { ctx throws(FHIRError) in
+            try handicap.postTask(ctx)
+        }
+        r.add("POST", "/fhir/Task/$reprise", .fhir(.init("Task", .create)), auditsInTransaction: true) { ctx throws(FHIRError) in
+            try handicap.recoveryRequest(ctx)
+        }
+        for type in ["DocumentReference", "Task"] {
+            r.add("GET", "/fhir/\(type)", .fhir(.init(type, .search))) { ctx throws(FHIRError) in
+                try search(ctx, type: type, store: store, elements: elements)
+            }
+            r.add("GET", "/fhir/\(type)/{id}", .fhir(.init(type, .read))) { ctx throws(FHIRError) in
+                try read(ctx, type: type, store: store)
+            }
         }
         r.add("GET", "/fhir/HealthcareService", .fhir(.init("HealthcareService", .search))) { ctx throws(FHIRError) in
             try HealthcareServiceRoutes.search(ctx, store: store)
@@ -66,9 +110,13 @@ enum FHIRRoutes {
         return response
     }
 
-    static func search(_ ctx: Router.Context, type: String, store: any GatewayStore) throws(FHIRError) -> HTTPResponse {
+    static func search(_ ctx: Router.Context, type: String, store: any GatewayStore, elements: ElementsFilter) throws(FHIRError) -> HTTPResponse {
         guard let caller = ctx.caller else { throw FHIRError(status: 500, code: .exception, rule: "ROUTE", "route mal déclarée") }
+        let spec = searchSpecs[type] ?? SearchSpec()
         var bounds: [LastUpdatedBound] = []
+        var keys = spec.fixedKeys
+        var subset: Set<String>?
+        var includeFinished = false
         var count = PageSize.defaultSize
         let oldest = Date().addingTimeInterval(-maxWindowDays * 86400)
         for (name, value) in ctx.query.items {
@@ -92,22 +140,41 @@ enum FHIRRoutes {
                 }
             case "_count":
                 do { count = try PageSize.parse(value) } catch { throw FHIRError(status: 400, code: .value, rule: "SEARCH-VALUE", error.description) }
+            case "_elements":
+                subset = (subset ?? []).union(try elements.parse(value, type: type))
+            case "include-finished":
+                guard value == "true" || value == "false" else {
+                    throw FHIRError(status: 400, code: .value, rule: "SEARCH-VALUE", "include-finished vaut true ou false")
+                }
+                includeFinished = value == "true"
+            case let n where spec.tokens.contains(n):
+                // One value per parameter (a comma means OR in FHIR; the flows never need it).
+                guard !value.isEmpty, !value.contains(",") else {
+                    throw FHIRError(status: 400, code: .value, rule: "SEARCH-VALUE", "\(n) : une seule valeur [système|]code attendue")
+                }
+                keys.append(SearchKey(n, value))
             case let n where controlParameters.contains(n):
                 continue
             default:
                 throw FHIRError(status: 400, code: .notSupported, rule: "SEARCH-PARAMETER", "paramètre de recherche non pris en charge : \(name)")
             }
         }
+        // Polling (a lower _lastUpdated bound: flows 1 and 5) hides finished notifications (LIFE-2) unless asked.
+        let polling = bounds.contains { $0.comparator == .ge || $0.comparator == .gt }
         let page: SearchPage
         do {
             page = try store.read { tx in
-                try tx.search(SearchQuery(tenant: caller.tenant, type: type, lastUpdated: bounds, count: count, cursor: ctx.query.first("_cursor")))
+                try tx.search(SearchQuery(tenant: caller.tenant, type: type, keys: keys, lastUpdated: bounds, count: max(count, 1),
+                                          cursor: ctx.query.first("_cursor"), applyMasks: polling && !includeFinished))
             }
         } catch StoreError.invalidCursor {
             throw FHIRError(status: 400, code: .value, rule: "SEARCH-CURSOR", "_cursor invalide")
         } catch { throw storeFailure(error) }
         var entries: [(id: String, tree: ElementTree)] = []
-        for stored in page.resources { entries.append((stored.id, try parse(stored))) }
+        for stored in page.resources where count > 0 {
+            let tree = try parse(stored)
+            entries.append((stored.id, subset.map { elements.apply(tree, keeping: $0) } ?? tree))
+        }
         return searchset(ctx, type: type, total: nil, next: page.next, entries: entries)
     }
 
@@ -180,12 +247,19 @@ enum FHIRRoutes {
         for type in resourceTypes {
             b.begin("resource")
             b.primitive("type", type)
+            if let profile = supportedProfiles[type] { b.primitive("supportedProfile", profile) }
             for i in interactions where i.type == type {
                 b.begin("interaction"); b.primitive("code", i.interaction == .search ? "search-type" : i.interaction.rawValue); b.end()
             }
             if interactions.contains(where: { $0.type == type && $0.interaction == .search }) {
-                for p in typeSearchParameters[type] ?? searchParameters { b.begin("searchParam"); b.primitive("name", p.name); b.primitive("type", p.type); b.end() }
+                let params = typeSearchParameters[type] ?? (searchParameters + (searchSpecs[type]?.tokens ?? []).map { ($0, "token") })
+                for p in params { b.begin("searchParam"); b.primitive("name", p.name); b.primitive("type", p.type); b.end() }
             }
+            for o in operations where o.type == type {
+                b.begin("operation"); b.primitive("name", o.name)
+                b.primitive("definition", "https://fhir-gateway.example.fr/OperationDefinition/\(o.type)-\(o.name)"); b.end()
+            }
+
             b.end()
         }
         AuditEventRoutes.describe(in: &b)

@@ -28,6 +28,17 @@ public struct Router: Sendable {
         public var baseURL: String
         /// The TCP peer when it is the client itself; nil behind a reverse proxy.
         public var clientAddress: String? = nil
+        /// For `.fhir` routes: the audit record of this request as the auth step filled it (caller, EG,
+        /// interaction, type). A route declared `auditsInTransaction` writes it, completed, in its own
+        /// write transaction (same commit as the data); the service then records nothing more on success.
+        public var audit: AuditEntry?
+
+        /// The pending audit record completed with the outcome, for a handler that audits in its transaction.
+        public func auditEntry(status: Int, resourceIds: [String], outcome: String? = nil) -> AuditEntry {
+            var e = audit ?? AuditEntry(requestId: requestId, interaction: "unknown", status: status)
+            e.status = status; e.resourceIds = resourceIds; e.outcome = outcome
+            return e
+        }
     }
 
     public typealias Handler = @Sendable (Context) throws(FHIRError) -> HTTPResponse
@@ -36,6 +47,8 @@ public struct Router: Sendable {
         public var method: String
         public var pattern: String
         public var access: Access
+        /// The handler writes the success audit record itself, in its write transaction (`Context.audit`).
+        public var auditsInTransaction: Bool
         public var handler: Handler
         let segments: [Substring]
     }
@@ -50,8 +63,9 @@ public struct Router: Sendable {
 
     public init() {}
 
-    public mutating func add(_ method: String, _ pattern: String, _ access: Access, _ handler: @escaping Handler) {
-        routes.append(Route(method: method, pattern: pattern, access: access, handler: handler,
+    public mutating func add(_ method: String, _ pattern: String, _ access: Access, auditsInTransaction: Bool = false,
+                             _ handler: @escaping Handler) {
+        routes.append(Route(method: method, pattern: pattern, access: access, auditsInTransaction: auditsInTransaction, handler: handler,
                             segments: pattern.split(separator: "/")))
     }
 

@@ -56,24 +56,7 @@ enum ValidateRoutes {
                 throw FHIRError(status: 400, code: .notSupported, rule: "VALIDATE-PARAMETER", "paramètre non pris en charge par $validate : \(name)")
             }
         }
-        guard let format = FHIRFormat.ofBody(contentType: ctx.request.header("Content-Type")) else {
-            throw FHIRError(status: 415, code: .notSupported, rule: "HTTP-CONTENT-TYPE",
-                            "Content-Type attendu : application/fhir+json ou application/fhir+xml")
-        }
-        guard !ctx.request.body.isEmpty else {
-            throw FHIRError(status: 400, code: .required, rule: "VALIDATE-BODY", "corps de requête vide : une ressource ou un Parameters est attendu")
-        }
-        let document: ElementTree
-        do {
-            document = format == .json ? try FHIRJSONReader.read(ctx.request.body) : try FHIRXMLReader.read(ctx.request.body)
-        } catch {
-            throw FHIRError(status: 400, code: .structure, rule: "VALIDATE-PARSE", "contenu illisible : \(error.message)",
-                            details: [OutcomeIssue(severity: .fatal, code: .structure, message: "contenu illisible : \(error.message)",
-                                                   location: error.location, rule: "VALIDATE-PARSE")])
-        }
-        guard !document.isEmpty else {
-            throw FHIRError(status: 400, code: .structure, rule: "VALIDATE-PARSE", "aucune ressource dans le corps")
-        }
+        let document = try RequestBody.document(ctx, emptyRule: "VALIDATE-BODY", unreadableRule: "VALIDATE-PARSE")
         // A Parameters naming resource/profile/mode is the operation's wrapper, unless the path asks
         // to validate a Parameters itself.
         var resource = document

@@ -16,18 +16,23 @@ public enum Sandbox {
     }
 
     /// The demo structures: two DUI of different EJs (the first owns an EG left inactive), a DPI,
-    /// the MDPH, and the operator (no EG: it uses the admin API, not the FHIR API).
+    /// the MDPH, and the operator (no EG: it uses the admin API, not the FHIR API). EG numbers are
+    /// FINESS with a valid key (flow 4 checks idNat_Struct as a FINESS).
     static let clients: [Client] = [
-        Client(name: "dui-a", role: .dui, legalEntity: "1990000011", establishments: [("1990000102", true), ("1990000110", false)],
+        Client(name: "dui-a", role: .dui, legalEntity: "1990000011", establishments: [("1990000101", true), ("1990000119", false)],
                scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus", "system/HealthcareService.rs"]),
-        Client(name: "dui-b", role: .dui, legalEntity: "1990000029", establishments: [("1990000201", true)],
+        Client(name: "dui-b", role: .dui, legalEntity: "1990000029", establishments: [("1990000200", true)],
                scopes: ["system/DocumentReference.rs", "system/Consent.c", "system/Task.crus", "system/HealthcareService.rs"]),
-        Client(name: "dpi", role: .dpi, legalEntity: "1990000037", establishments: [("1990000300", true)],
+        Client(name: "dpi", role: .dpi, legalEntity: "1990000037", establishments: [("1990000309", true)],
                scopes: ["system/Patient.cu", "system/DocumentReference.c", "system/Bundle.c"]),
-        Client(name: "mdph", role: .mdph, legalEntity: "1990000045", establishments: [("1990000409", true)],
-               scopes: ["system/DocumentReference.cru", "system/Task.rs"]),
+        Client(name: "mdph", role: .mdph, legalEntity: "1990000045", establishments: [("1990000408", true)],
+               scopes: ["system/DocumentReference.crs", "system/Task.crs"]),
         Client(name: "operator", role: .operator, legalEntity: "1990000052", establishments: [], scopes: ["system/Task.rs"]),
     ]
+
+    /// The sandbox MDPH: the EG its client acts for and its OID (outside the 118 real MDPH OIDs).
+    static let mdphEstablishment = "1990000408"
+    static let mdphOID = "1.2.250.1.213.7.999"
 
     public enum Failure: Error, CustomStringConvertible {
         case pkiScriptNotFound([String])
@@ -122,10 +127,12 @@ public enum Sandbox {
                 ("scopes", .string(c.scopes.joined(separator: " "))),
             ]))
         }
-        // One demo Task in the first DUI's first EG, so that a poll returns something.
+        // The sandbox MDPH (its EG and OID) may submit decisions (module Handicap).
+        try store.write { tx in try tx.upsertMDPH(MDPHRecord(establishment: mdphEstablishment, oid: mdphOID, name: "MDPH du bac à sable")) }
+        // One demo Task in the first DUI's first EG, delivered as a flow-5 event, so that a poll returns something.
         let first = clients[0]
         try store.write { tx in
-            try tx.create(tenant: first.establishments[0].id, type: "Task", keys: [SearchKey("status", "requested")]) { meta in
+            try tx.create(tenant: first.establishments[0].id, type: "Task", keys: [SearchKey("status", "requested"), SearchKey("origin", "event")]) { meta in
                 JSONValue.object([
                     ("resourceType", .string("Task")), ("id", .string(meta.id)),
                     ("meta", .object([("versionId", .string(String(meta.versionId))), ("lastUpdated", .string(meta.lastUpdated.fhirInstant))])),
@@ -140,6 +147,7 @@ public enum Sandbox {
             ("fhirBase", .string(base + "/fhir")), ("tokenURL", .string(base + "/oauth/token")), ("healthURL", .string(base + "/health")),
             ("caFile", .string("\(pki)/ca.crt")), ("configFile", .string(dir + "/gateway.json")), ("database", .string(dir + "/gateway.sqlite")),
             ("clients", .array(described)),
+            ("mdph", .object([("establishment", .string(mdphEstablishment)), ("oid", .string(mdphOID))])),
             ("badCerts", .object([("revoked", pair("bad-revoked")), ("expired", pair("bad-expired")), ("notYetValid", pair("bad-notyetvalid")),
                                   ("wrongEku", pair("bad-wrongeku")), ("foreignCa", pair("bad-foreignca"))])),
         ])

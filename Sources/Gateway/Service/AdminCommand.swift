@@ -16,6 +16,10 @@ import Foundation
 ///     audit verify                                        → recomputes the hash chain; exit 1 when broken
 ///     backup OUT.sqlite                                   → online copy (the server may keep running), integrity-checked
 ///     restore IN.sqlite                                   → refuses a file that is not a sound gateway database
+///     mdph add EG OID NAME | recovery IDNAT [--establishment EG] [--status CODE] | decision IDNAT
+///     aptitude --client CLIENT_ID [--json]             (module Handicap: HandicapAdminRoutes)
+///
+/// Without `--db`/`--config`, the database is the configured one (`FHIR_GATEWAY_DATABASE_PATH`, default gateway.sqlite).
 public enum AdminCommand {
     public enum Failure: Error, CustomStringConvertible {
         case usage(String)
@@ -29,15 +33,17 @@ public enum AdminCommand {
     }
 
     static let usageText = """
-        fhir-gateway admin (--db FILE | --config FILE) (client add NAME ROLE SCOPES [sandbox|production] | client disable ID | client rotate-secret ID [now] | ej add EJ NAME | \
-        ej activate EJ | ej suspend EJ | eg add EG EJ NAME | eg activate EG | eg deactivate EG | enrol CLIENT_ID EJ [THUMBPRINT] | audit [AFTER] | audit verify | backup OUT.sqlite | restore IN.sqlite)
+        fhir-gateway admin [--db FILE | --config FILE] (client add NAME ROLE SCOPES [sandbox|production] | client disable ID | client rotate-secret ID [now] | ej add EJ NAME | \
+        ej activate EJ | ej suspend EJ | eg add EG EJ NAME | eg activate EG | eg deactivate EG | enrol CLIENT_ID EJ [THUMBPRINT] | audit [AFTER] | audit verify | backup OUT.sqlite | restore IN.sqlite | \
+        \(HandicapAdminRoutes.usageText))
         """
 
     public static func run(_ args: [String], operatorName: String = ProcessInfo.processInfo.environment["USER"] ?? "operator") throws -> String {
-        guard args.count >= 3, args[0] == "--db" || args[0] == "--config" else { throw Failure.usage(usageText) }
-        let path = args[0] == "--db" ? args[1] : try GatewayConfiguration.load(path: args[1]).databasePath
+        let explicit = args.first == "--db" || args.first == "--config"
+        guard explicit ? args.count >= 3 : !args.isEmpty else { throw Failure.usage(usageText) }
+        let path = args[0] == "--db" ? args[1] : try GatewayConfiguration.load(path: explicit ? args[1] : nil).databasePath
         let store = try SQLiteStore(path: path)
-        let cmd = Array(args.dropFirst(2))
+        let cmd = Array(args.dropFirst(explicit ? 2 : 0))
         let now = Timestamp.now()
         func audited(_ interaction: String, client: String? = nil, ej: String? = nil, eg: String? = nil,
                      _ change: (any StoreWriteTransaction) throws -> Void) throws {
@@ -131,7 +137,8 @@ public enum AdminCommand {
                         e.legalEntityId ?? "-", e.geographicEntityId ?? "-", e.resourceType ?? "-"].joined(separator: "\t")
             }.joined(separator: "\n") + (records.isEmpty ? "" : "\n")
         default:
-            throw Failure.usage(usageText)
+            guard let out = try HandicapAdminRoutes.command(store: store, cmd, operatorName: operatorName) else { throw Failure.usage(usageText) }
+            return out
         }
         return "ok\n"
     }

@@ -45,7 +45,10 @@ public final class GatewayService: Sendable {
         OperationsRoutes.register(in: &r, metrics: metrics, store: store)
         ror = RorService(configuration: configuration, store: store)
         RorRoutes.register(in: &r, ror: ror)
-        FHIRRoutes.register(in: &r, store: store)
+        let handicap = HandicapFlows(store: store, validation: validation, sandbox: configuration.sandbox)
+        FHIRRoutes.register(in: &r, store: store, handicap: handicap,
+                            elements: ElementsFilter(conformance: validation.conformance, types: FHIRRoutes.resourceTypes))
+        HandicapAdminRoutes.register(in: &r, store: store)
         ValidateRoutes.register(in: &r, engine: validation)
         AuditEventRoutes.register(in: &r, store: store)
         self.router = r
@@ -130,7 +133,7 @@ public final class GatewayService: Sendable {
         }
         var context = Router.Context(request: request, path: captures, query: query, format: format, peer: peer, caller: nil,
                                      requestId: requestId, baseURL: baseURL(request, connection),
-                                     clientAddress: connection.peer != nil ? connection.remoteAddress : nil)
+                                     clientAddress: connection.peer != nil ? connection.remoteAddress : nil, audit: nil)
         var audit: AuditEntry?
         switch route.access {
         case .tokenEndpoint:
@@ -161,6 +164,7 @@ public final class GatewayService: Sendable {
                 entry.tenant = caller.tenant; entry.clientId = caller.client.clientId
                 entry.legalEntityId = caller.legalEntity.id; entry.geographicEntityId = caller.establishment.id
                 audit = entry
+                context.audit = entry
             } catch {
                 entry.clientId = error.clientId; entry.legalEntityId = error.legalEntityId; entry.geographicEntityId = error.establishmentId
                 entry.status = error.error.status; entry.outcome = error.error.rule
@@ -174,7 +178,7 @@ public final class GatewayService: Sendable {
             if var entry = audit { entry.status = error.status; entry.outcome = error.rule; audit = entry }
             return refuse(error, route: route.pattern, format: format, audit: audit)
         }
-        if var entry = audit {
+        if var entry = audit, !route.auditsInTransaction {
             entry.status = response.status
             AuditTrail.record(store, entry)
         }

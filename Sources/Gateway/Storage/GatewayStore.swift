@@ -11,7 +11,7 @@ public protocol GatewayStore: Sendable {
     func read<T: Sendable>(_ body: (any StoreReadTransaction) throws -> T) throws -> T
 }
 
-public protocol StoreReadTransaction: RorUnitMirrorReads, AuditSearchReads, RorSyncReads {
+public protocol StoreReadTransaction: RorUnitMirrorReads, AuditSearchReads, RorSyncReads, HandicapReads {
     // Resources (every call is scoped to one tenant: the EG id or a sandbox tenant id).
     func read(tenant: String, type: String, id: String) throws -> StoredResource?
     func read(tenant: String, type: String, id: String, version: Int) throws -> StoredResource?
@@ -38,7 +38,7 @@ public protocol StoreReadTransaction: RorUnitMirrorReads, AuditSearchReads, RorS
     func lockout(subject: String) throws -> LockoutState?
 }
 
-public protocol StoreWriteTransaction: StoreReadTransaction, RorUnitMirrorWrites, RorSyncWrites {
+public protocol StoreWriteTransaction: StoreReadTransaction, RorUnitMirrorWrites, RorSyncWrites, HandicapWrites {
     /// New resource: server-assigned id, version 1. `body` receives the assigned meta and returns
     /// the bytes to store (with that meta written in). `keys` are the search keys of this version.
     @discardableResult

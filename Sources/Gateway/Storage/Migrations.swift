@@ -170,5 +170,6 @@ extension Migration {
         rorUnitMirror,
         auditByClient,
         rorSync,
+        handicapFlows,
     ]
 }

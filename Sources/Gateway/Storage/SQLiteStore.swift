@@ -159,6 +159,10 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
             sql += " AND EXISTS (SELECT 1 FROM search_key k WHERE k.tenant = r.tenant AND k.type = r.type AND k.name = ? AND k.value = ? AND k.id = r.id)"
             values += [.text(key.name), .text(key.value)]
         }
+        if q.applyMasks {
+            sql += " AND NOT EXISTS (SELECT 1 FROM search_key km JOIN search_mask m ON m.tenant = km.tenant AND m.name = km.name AND m.value = km.value"
+                + " WHERE km.tenant = r.tenant AND km.type = r.type AND km.id = r.id AND m.kept_last_updated <> r.last_updated)"
+        }
         sql += " ORDER BY r.last_updated, r.id LIMIT ?"
         values.append(.integer(Int64(q.count + 1)))
         return (sql, values)

@@ -162,13 +162,16 @@ public struct SearchQuery: Sendable, Equatable {
     public var lastUpdated: [LastUpdatedBound]
     public var count: Int
     public var cursor: String?
+    /// Hide the resources masked by `search_mask` (a search key of the resource is masked in this tenant and the
+    /// resource's lastUpdated is not the kept one): finished notifications in the polling flows.
+    public var applyMasks: Bool
 
     public static let maxCount = 1000
 
     public init(tenant: String, type: String, keys: [SearchKey] = [], lastUpdated: [LastUpdatedBound] = [],
-                count: Int = 50, cursor: String? = nil) {
+                count: Int = 50, cursor: String? = nil, applyMasks: Bool = false) {
         self.tenant = tenant; self.type = type; self.keys = keys; self.lastUpdated = lastUpdated
-        self.count = count; self.cursor = cursor
+        self.count = count; self.cursor = cursor; self.applyMasks = applyMasks
     }
 }
 

@@ -1,0 +1,83 @@
+import Foundation
+import FHIRModels
+import Validation
+import Mappers
+
+/// `POST /fhir/DocumentReference` by an MDPH client (item 1): the CDA "Individu et Décision"
+/// (type 57830-2) registers a decision or a new version of one; the CDA "Évaluation" (51848-0),
+/// whose `setId/@extension` is the idNat_Decision the platform answered, attaches the evaluation.
+/// The answer is the platform DocumentReference in the MDPH's tenant (201 when created, 200 when a
+/// known decision or evaluation got a new version or the same version was sent again).
+extension HandicapFlows {
+    var documentReader: DecisionDocumentReader { DecisionDocumentReader(terminology: validation.terminology) }
+
+    static let dataExpression = "DocumentReference.content[0].attachment.data"
+
+    func postDocument(_ ctx: Router.Context) throws(FHIRError) -> HTTPResponse {
+        let caller = try Self.caller(ctx)
+        guard caller.client.role == .mdph else { throw Self.forbiddenRole(caller, "POST DocumentReference (dépôt de décision MDPH)") }
+        let tree = try RequestBody.resource(ctx, type: "DocumentReference")
+        let validation = self.validation.validate(tree)
+        if validation.contains(where: \.isError) { throw .unprocessable(validation) }
+        guard let document = DocumentReferenceView(tree) else { throw FHIRError(status: 400, code: .invalid, rule: "BODY-RESOURCE-TYPE", "DocumentReference attendu") }
+        let loinc = document.typeCodings.filter { $0.system == DecisionDocumentReference.loincSystem }.compactMap(\.code)
+        guard loinc.count == 1, let kind = DecisionDocumentReference.Kind(loinc: loinc[0]) else {
+            throw .unprocessable([Self.issue("PH-DOCUMENT-TYPE", .value, "DocumentReference.type",
+                                             "type : un seul code LOINC, 57830-2 (Individu et Décision) ou 51848-0 (Évaluation)")] + validation)
+        }
+        let attachments = document.attachments
+        guard attachments.count == 1, let data = attachments[0].data, let decoded = Data(base64Encoded: data), !decoded.isEmpty else {
+            throw .unprocessable([Self.issue("PH-DOCUMENT-DATA", .required, Self.dataExpression,
+                                             "un seul content, dont attachment.data porte le document CDA encodé en base64")] + validation)
+        }
+        let cda = [UInt8](decoded)
+        let official = document.identifiers.first { $0.use == "official" }?.value
+        let result: (stored: StoredResource, created: Bool) = try write { tx in
+            guard let mdph = try tx.mdph(establishment: caller.tenant) else {
+                throw FHIRError(status: 403, code: .forbidden, rule: "PH-MDPH-UNKNOWN",
+                                "l'établissement \(caller.tenant) n'est pas enregistré comme MDPH auprès de la plateforme")
+            }
+            let result: (stored: StoredResource, created: Bool, ids: [String], outcome: String)
+            switch kind {
+            case .decision:
+                let reading = documentReader.readDecision(cda)
+                guard let decision = reading.value else { throw FHIRError.unprocessable(reading.issues) }
+                let registration = try register(tx, mdph: mdph, DecisionSubmission(decision: decision, cda: cda, stamp: { idNat in
+                    try DecisionDocumentWriter.stampingIdNatDecision(cda, idNatDecision: idNat)
+                }), clientId: caller.client.clientId)
+                if let official, official != registration.decision.idNat {
+                    throw FHIRError.unprocessable([Self.issue("PH-DOCUMENT-IDENTIFIER", .value, "DocumentReference.identifier",
+                                                              "l'identifiant officiel \(official) n'est pas l'idNat_Decision de cette décision (\(registration.decision.idNat))")])
+                }
+                let outcome = registration.unchanged ? "decision-unchanged" : registration.created ? "decision-created" : "decision-replaced"
+                result = (registration.mdphDocument, registration.created, [registration.mdphDocument.id, registration.decision.idNat],
+                          "\(outcome) v\(registration.decision.version)")
+            case .evaluation:
+                let reading = documentReader.readEvaluation(cda)
+                guard let evaluation = reading.value else { throw FHIRError.unprocessable(reading.issues) }
+                let setId = "/ClinicalDocument/setId/@extension"
+                guard let idNat = evaluation.idNatDecision, let d = try tx.decision(idNat: idNat), d.mdphOID == mdph.oid else {
+                    throw Self.unknownDecision(setId)
+                }
+                if let official, official != idNat {
+                    throw FHIRError.unprocessable([Self.issue("PH-DOCUMENT-IDENTIFIER", .value, "DocumentReference.identifier",
+                                                              "l'identifiant officiel \(official) diffère du setId de l'évaluation (\(idNat))")])
+                }
+                if let person = evaluation.person.personKey, person != d.personKey, evaluation.person.ins != nil {
+                    throw FHIRError.unprocessable([Self.issue("PH-EVALUATION-PERSON", .businessRule, "/ClinicalDocument/recordTarget/patientRole/id",
+                                                              "l'évaluation ne concerne pas la personne de la décision \(idNat)")])
+                }
+                let stamped = try DecisionDocumentWriter.stampingIdNatDecision(cda, idNatDecision: idNat)
+                let attached = try attachEvaluation(tx, mdph: mdph, decision: d, cda: cda, stamped: stamped)
+                result = (attached.document, attached.created, [attached.document.id, idNat], "evaluation v\(evaluation.versionNumber)")
+            }
+            try tx.audit(ctx.auditEntry(status: result.created ? 201 : 200, resourceIds: result.ids, outcome: result.outcome))
+            return (result.stored, result.created)
+        }
+        if result.created { return try Self.created(ctx, result.stored, informational: validation.filter { !$0.isError }) }
+        var response = FHIRResponse.resource(try Self.tree(result.stored), format: ctx.format)
+        response.headers.append(("Content-Location", "\(ctx.baseURL)/fhir/DocumentReference/\(result.stored.id)/_history/\(result.stored.versionId)"))
+        response.headers.append(contentsOf: FHIRResponse.versionHeaders(result.stored))
+        return response
+    }
+}
