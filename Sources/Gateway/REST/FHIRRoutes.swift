@@ -218,8 +218,10 @@ enum FHIRRoutes {
         ])
     }
 
-    /// Exactly what is served now: mTLS + OAuth client credentials (SMART `oauth-uris` with the
-    /// token URL), JSON and XML, and the resource interactions of `interactions`.
+    /// Exactly what is served now: mTLS + OAuth client credentials, JSON and XML, and the resource
+    /// interactions of `interactions`. The token URL is in the security description and in the SMART
+    /// discovery document: SMART's `oauth-uris` extension requires an `authorize` URL, which a
+    /// client-credentials-only server does not have, so it is not used (the statement stays valid R4).
     static func capabilityStatement(baseURL: String) -> ElementTree {
         var b = ElementTreeBuilder(resourceType: "CapabilityStatement")
         b.primitive("status", "active")
@@ -234,15 +236,11 @@ enum FHIRRoutes {
         b.begin("rest")
         b.primitive("mode", "server")
         b.begin("security")
-        b.begin("extension")
-        b.primitive("url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris")
-        b.begin("extension"); b.primitive("url", "token"); b.primitive("valueUri", "\(baseURL)/oauth/token"); b.end()
-        b.end()
         b.primitive("cors", false)
         b.begin("service")
         b.begin("coding"); b.primitive("system", "http://terminology.hl7.org/CodeSystem/restful-security-service"); b.primitive("code", "SMART-on-FHIR"); b.end()
         b.end()
-        b.primitive("description", "TLS mutuel (certificat IGC-Santé ORG AUTH_CLI) puis OAuth 2.0 client credentials ; jeton Bearer lié au certificat (RFC 8705) ; en-tête struct_idnat = 1 + FINESS EG.")
+        b.primitive("description", "TLS mutuel (certificat IGC-Santé ORG AUTH_CLI) puis OAuth 2.0 client credentials ; jeton Bearer lié au certificat (RFC 8705) ; en-tête struct_idnat = 1 + FINESS EG. Jeton : \(baseURL)/oauth/token ; découverte : \(baseURL)/fhir/.well-known/smart-configuration.")
         b.end()
         for type in resourceTypes {
             b.begin("resource")
