@@ -50,13 +50,8 @@ public enum DecisionDocumentReference {
 
     public static func build(_ c: Content, id: String, versionId: Int, lastUpdated: String) -> ElementTree {
         var b = ElementTreeBuilder(resourceType: "DocumentReference")
-        b.primitive("id", id)
-        b.begin("meta")
-        b.primitive("versionId", String(versionId))
-        b.primitive("lastUpdated", lastUpdated)
-        b.primitive("profile", SDOCodeSystems.documentReferenceProfile)
-        for t in c.tags { b.begin("tag"); b.primitive("system", t.system); b.primitive("code", t.code); b.primitive("display", t.display); b.end() }
-        b.end()
+        b.sdoHeader(id: id, versionId: versionId, lastUpdated: lastUpdated, profile: SDOCodeSystems.documentReferenceProfile,
+                    tags: c.tags.map { ($0.system, $0.code, $0.display) })
         b.begin("identifier"); b.primitive("use", "usual"); b.primitive("system", "urn:oid:\(c.mdphOID)"); b.primitive("value", c.idDecision); b.end()
         b.begin("identifier"); b.primitive("use", "official"); b.primitive("value", c.idNat); b.end()
         b.primitive("status", c.status)

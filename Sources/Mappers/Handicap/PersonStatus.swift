@@ -81,6 +81,20 @@ public struct PersonStatus: Sendable, Equatable {
 }
 
 /// The code systems of the SDO Task inputs (as in the IG examples and the NOS value sets).
+extension ElementTreeBuilder {
+    /// `id` and `meta` (version, lastUpdated, the SDO profile, tags) of a resource the platform serves.
+    mutating func sdoHeader(id: String, versionId: Int, lastUpdated: String, profile: String,
+                            tags: [(system: String, code: String, display: String)]) {
+        primitive("id", id)
+        begin("meta")
+        primitive("versionId", String(versionId))
+        primitive("lastUpdated", lastUpdated)
+        primitive("profile", profile)
+        for t in tags { begin("tag"); primitive("system", t.system); primitive("code", t.code); primitive("display", t.display); end() }
+        end()
+    }
+}
+
 public enum SDOCodeSystems {
     public static let input = SDORules.inputCodeSystem
     public static let status = SDORules.statusCodeSystem
@@ -100,13 +114,7 @@ public enum PersonStatusTask {
     public static func build(_ status: PersonStatus, id: String, versionId: Int, lastUpdated: String, tags: [(system: String, code: String, display: String)] = [])
         -> ElementTree {
         var b = ElementTreeBuilder(resourceType: "Task")
-        b.primitive("id", id)
-        b.begin("meta")
-        b.primitive("versionId", String(versionId))
-        b.primitive("lastUpdated", lastUpdated)
-        b.primitive("profile", SDOCodeSystems.taskProfile)
-        for t in tags { b.begin("tag"); b.primitive("system", t.system); b.primitive("code", t.code); b.primitive("display", t.display); b.end() }
-        b.end()
+        b.sdoHeader(id: id, versionId: versionId, lastUpdated: lastUpdated, profile: SDOCodeSystems.taskProfile, tags: tags)
         b.primitive("status", "completed")
         b.primitive("intent", "plan")
         if let d = status.description { b.primitive("description", d) }
