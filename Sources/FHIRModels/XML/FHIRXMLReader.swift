@@ -103,6 +103,9 @@ private struct XMLTreeBuilder {
             if asChild, let (el, t) = model.resolve(owner, name: name) {
                 let c = append(name: name, type: t, element: el, parent: node, index: -1, line: SafeXML.line(element))
                 SafeXML.withAttributeValue(a) { setValue(c, $0) }
+                if tree.nodes[Int(c)].valueLength == 0 {
+                    issue(.structure, "Attribute '\(String(decoding: name, as: UTF8.self))' on <\(Self.name(element))> cannot be empty: omit it or give it a value", node: c, at: Self.location(element))
+                }
                 continue
             }
             issue(.structure, "Unrecognised attribute '\(String(decoding: name, as: UTF8.self))' on <\(Self.name(element))>: \(model[type: owner].name) has no such XML attribute", node: node, at: Self.location(element))

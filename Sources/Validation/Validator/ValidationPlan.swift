@@ -56,6 +56,22 @@ public final class ValidationPlan: Sendable {
         self.childTable = children
     }
 
+    /// For a complex extension: whether `url` (relative) names one of its sub-extensions, i.e. a slice
+    /// of its root `extension` element whose url is fixed to it. An extension whose `extension` element
+    /// is not sliced defines none.
+    func definesSubExtension(_ url: String) -> Bool {
+        guard let root = rules.first,
+              let ext = root.children.first(where: { rules[Int($0)].name == "extension" }) else { return false }
+        let bytes = Array(url.utf8)
+        for s in rules[Int(ext)].slices {
+            if rules[Int(s)].sliceName == url { return true }
+            for c in rules[Int(s)].children where rules[Int(c)].name == "url" {
+                if case .primitive(let fixed)? = rules[Int(c)].fixed ?? rules[Int(c)].pattern, fixed == bytes { return true }
+            }
+        }
+        return false
+    }
+
     /// Child rule of `rule` for an instance node instantiating model element `element`.
     @inline(__always)
     func child(of rule: Int32, element: Int32) -> Int32 {
@@ -599,6 +615,10 @@ public struct PlanCompiler: Sendable {
             i += 1
         }
         let target = rules[Int(cur)]
+        // As the Java validator: an element the slice prohibits (max 0) at the discriminator path is matched
+        // by its absence, whatever the discriminator type (a `$this` type slice with max 0 matches nothing,
+        // so such a member falls to the slicing rules: an error when the slicing is closed).
+        if remaining.isEmpty && target.max == 0 { return SliceTest(steps: steps, check: .exists(false)) }
         switch d.kind {
         case .value, .pattern:
             if let fv = target.fixed ?? target.pattern {

@@ -153,7 +153,7 @@ public final class Validator: Sendable {
 
 /// Type ids the validator special-cases.
 struct WellKnownTypes: Sendable {
-    let extensionType, reference, coding, codeableConcept, code, bundle, bundleEntry, canonical, uri, url, string, resource, narrative: ModelInfo.TypeID
+    let extensionType, reference, coding, codeableConcept, code, bundle, bundleEntry, canonical, uri, url, string, resource, narrative, attachment: ModelInfo.TypeID
     init(_ m: ModelInfo) {
         extensionType = m.type(named: "Extension") ?? -1
         reference = m.type(named: "Reference") ?? -1
@@ -168,5 +168,6 @@ struct WellKnownTypes: Sendable {
         string = m.type(named: "string") ?? -1
         resource = m.type(named: "Resource") ?? -1
         narrative = m.type(named: "Narrative") ?? -1
+        attachment = m.type(named: "Attachment") ?? -1
     }
 }

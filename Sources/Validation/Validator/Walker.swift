@@ -59,9 +59,9 @@ struct Walker {
     mutating func importStructureIssues() {
         for i in tree.issues {
             let code: IssueType = switch i.code { case .structure: .structure; case .invalid: .invalid; case .required: .required; case .value: .value }
-            issues.append(OutcomeIssue(severity: i.severity, code: code, message: i.message,
-                                       expression: i.node >= 0 && Int(i.node) < tree.nodes.count ? expression(i.node) : nil,
-                                       location: i.location))
+            var path = i.node >= 0 && Int(i.node) < tree.nodes.count ? expression(i.node) : nil
+            if let m = i.member, let p = path { path = p + "." + m }
+            issues.append(OutcomeIssue(severity: i.severity, code: code, message: i.message, expression: path, location: i.location))
             reported.insert(i.node)
         }
     }
@@ -298,31 +298,47 @@ struct Walker {
                 return
             }
             if p === plan { return }
+            if let problem = profileTypeProblem(n, p) {
+                report(.error, .structure, node, problem)
+                return
+            }
             walkProfile(node, p)
             return
         }
-        // Several profiles: the element must match at least one of them.
-        var firstFailure: [OutcomeIssue]?
+        // Several profiles: the element must match at least one of them; when none matches, each
+        // profile's errors are reported, as the Java validator does.
+        var failures: [(url: String, errors: [OutcomeIssue])] = []
         for u in urls {
             guard let p = v.plan(for: u) else { continue }
+            if let problem = profileTypeProblem(n, p) {
+                failures.append((u, [OutcomeIssue(severity: .error, code: .structure, message: problem, expression: expression(node),
+                                                  location: tree[node].location)]))
+                continue
+            }
             var trial = self
             trial.issues = []
             trial.walkProfile(node, p)
             if trial.errorCount == 0 { issues += trial.issues; return }
-            if firstFailure == nil { firstFailure = trial.issues }
+            failures.append((u, trial.issues.filter(\.isError)))
         }
-        if let f = firstFailure {
-            report(.error, .structure, node, "The element does not match any of the allowed profiles (\(urls.joined(separator: ", ")))")
-            issues += f
+        guard !failures.isEmpty else { return }
+        report(.error, .structure, node, "Unable to find a match for the specified profile among choices: \(urls.joined(separator: ", "))")
+        for (u, errors) in failures {
+            for var e in errors {
+                e.message += " (validating against \(u))"
+                issues.append(e)
+            }
         }
     }
 
+    /// A profile applies only to instances of its type (or of a type derived from it).
+    func profileTypeProblem(_ n: ElementTree.Node, _ p: ValidationPlan) -> String? {
+        guard p.modelType >= 0, n.type >= 0, !model.isA(n.type, p.modelType) else { return nil }
+        return "The type '\(model[type: n.type].name)' is not valid - must be \(p.typeName) (profile \(p.versionedURL))"
+    }
+
     mutating func walkProfile(_ node: Int32, _ p: ValidationPlan) {
-        if tree[node].flags.contains(.resource) {
-            walk(node, p, 0, core: false)
-        } else {
-            walk(node, p, 0, core: false)
-        }
+        walk(node, p, 0, core: false)
     }
 
     // MARK: fixed and pattern values

@@ -8,7 +8,7 @@ extension Walker {
         var kind = v.kinds[Int(n.type)]
         // Resource ids are typed string in the R4 definitions but must be valid ids.
         if kind == .string && n.parent >= 0 && tree.isResource(n.parent) && tree.nameIs(node, "id") { kind = .id }
-        if kind != .none, n.hasValue {
+        if kind != .none, n.valueLength > 0 {
             if kind == .xhtml {
                 if v.options.checkXHTML {
                     let result = tree.bytes.withBytes(n.valueStart, n.valueLength) { XHTMLChecker.analyse($0) }
@@ -21,7 +21,12 @@ extension Walker {
                     }
                 }
             } else if let problem = tree.bytes.withBytes(n.valueStart, n.valueLength, { PrimitiveFormats.check(kind, $0) }) {
-                report(problem.severity, .invalid, node, problem.message)
+                if kind == .base64Binary && problem.severity == .error && n.parent >= 0 && tree[n.parent].type == v.ids.attachment {
+                    // Attachment content is checked as the attachment's, as the Java validator does.
+                    report(.error, .invalid, n.parent, "The base64 content in the data element is not valid base64 (\(problem.message))")
+                } else {
+                    report(problem.severity, .invalid, node, problem.message)
+                }
             }
             if kind == .string || kind == .markdown,
                tree.bytes.withBytes(n.valueStart, n.valueLength, { PrimitiveFormats.looksLikeHTML($0) }) {
@@ -34,7 +39,9 @@ extension Walker {
             }
         }
         let isResource = n.flags.contains(.resource)
-        if !isResource && !n.hasValue && !reported.contains(node) {
+        // An empty value (`value=""`, `""`) is no value: the reader reported it, and ele-1 applies as well.
+        let emptyValue = n.valueLength == 0
+        if !isResource && (!n.hasValue || emptyValue) && (emptyValue || !reported.contains(node)) {
             // ele-1: a value or children other than id.
             var ok = false
             var c = node + 1
@@ -77,11 +84,17 @@ extension Walker {
             return
         }
         if containsASCIIFast(url, "|", fallback: { url.contains("|") }) {
-            report(.error, .structure, node, "The extension URL must not contain a version ('\(url)')")
+            reportOnExtension(node, url: url, "The extension URL must not contain a version ('\(url)')")
         }
-        // Relative urls name the parts of a complex extension: its definition checks them.
+        // Relative urls name the parts of a complex extension: they must be defined by it.
         if !containsASCIIFast(url, ":", fallback: { url.contains(":") }) {
-            if host >= 0 && tree[host].type == v.ids.extensionType { return }
+            if host >= 0 && tree[host].type == v.ids.extensionType {
+                if let hostURL = tree.childValue(host, "url"), let hp = v.plan(for: hostURL), hp.typeName == "Extension",
+                   !hp.definesSubExtension(url) {
+                    reportOnExtension(node, url: url, "Sub-extension url '\(url)' is not defined by the Extension \(hp.versionedURL)")
+                }
+                return
+            }
             report(.error, .structure, node, "Extension.url must be an absolute URL ('\(url)')")
             return
         }
@@ -123,6 +136,13 @@ extension Walker {
             report(.error, .structure, node, "The extension \(url) is not a modifier extension: it cannot be used in modifierExtension")
         }
         walk(node, plan, 0, core: false)
+    }
+
+    /// An issue about the url of an extension, on the extension named by its url as the Java validator
+    /// writes it (`Patient.extension[1][url='http://…']`).
+    mutating func reportOnExtension(_ node: Int32, url: String, _ message: String) {
+        issues.append(OutcomeIssue(severity: .error, code: .structure, message: message, expression: expression(node) + "[url='\(url)']",
+                                   location: tree[node].location))
     }
 
     /// Names under which the element holding an extension can be designated by an extension context.
@@ -226,6 +246,13 @@ extension Walker {
             report(.error, .invalid, refNode, "The reference '\(ref)' is not valid: expected [ResourceType]/[id], an absolute URL, urn:uuid:, urn:oid: or #[contained id]")
             return
         }
+        // A reference resolved inside the Bundle must point to a resource of the type it names.
+        if let target = resolveInBundle(node, ref), let targetType = tree.typeName(target) {
+            let named = valid ? parts[0] : parts[parts.count - 2]
+            if targetType != named {
+                report(.error, .structure, node, "Matching reference for reference \(ref) has resourceType \(targetType)")
+            }
+        }
         // Resources passed together in a Parameters refer to each other: the target must be there.
         if let parameters = enclosingParameters(node), parts.count == 2 {
             var found = false
@@ -328,11 +355,17 @@ extension Walker {
         if let r = idx.byFullURL[ref] { return r }
         if containsASCIIFast(ref, ":", fallback: { ref.contains(":") }) { return nil }
         // Relative: against the base of the referring entry's fullUrl, else by type and id.
-        if let entry = Optional(tree[resource].parent), let full = tree.childValue(entry, "fullUrl"), !full.hasPrefix("urn:") {
-            let parts = full.split(ascii: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-            if parts.count > 2 {
-                let base = parts.dropLast(2).joined(separator: "/")
-                if let r = idx.byFullURL[base + "/" + ref] { return r }
+        if let entry = Optional(tree[resource].parent), let full = tree.childValue(entry, "fullUrl") {
+            if full.hasPrefix("urn:uuid:") {
+                // The base of a `urn:uuid:` identity is `urn:uuid:`: `Type/id` stands for `urn:uuid:id`.
+                let parts = ref.split(ascii: UInt8(ascii: "/"))
+                if parts.count == 2, let r = idx.byFullURL["urn:uuid:" + parts[1]] { return r }
+            } else if !full.hasPrefix("urn:") {
+                let parts = full.split(ascii: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+                if parts.count > 2 {
+                    let base = parts.dropLast(2).joined(separator: "/")
+                    if let r = idx.byFullURL[base + "/" + ref] { return r }
+                }
             }
         }
         let key = ref.split(ascii: UInt8(ascii: "/")).prefix(2).joined(separator: "/")
