@@ -1,3 +1,4 @@
+import Foundation
 import FHIRModels
 
 /// A StructureDefinition snapshot compiled once into what the validator needs: a flat array of element
@@ -107,7 +108,7 @@ struct RuleWalk: Sendable {
 /// The checks `Walker.checkRule` may have to run for a rule (computed when the plan is published, after
 /// which rules do not change).
 struct RuleChecks: OptionSet, Sendable {
-    let rawValue: UInt8
+    let rawValue: UInt16
     static let allowedTypes = RuleChecks(rawValue: 1 << 0)
     static let fixed = RuleChecks(rawValue: 1 << 1)
     static let pattern = RuleChecks(rawValue: 1 << 2)
@@ -116,8 +117,11 @@ struct RuleChecks: OptionSet, Sendable {
     static let targetProfiles = RuleChecks(rawValue: 1 << 5)
     static let invariants = RuleChecks(rawValue: 1 << 6)
     static let typeProfiles = RuleChecks(rawValue: 1 << 7)
+    /// minLength, minValue/maxValue, mustHaveValue, valueAlternatives.
+    static let valueRules = RuleChecks(rawValue: 1 << 8)
+    static let languageControl = RuleChecks(rawValue: 1 << 9)
 
-    init(rawValue: UInt8) { self.rawValue = rawValue }
+    init(rawValue: UInt16) { self.rawValue = rawValue }
 
     init(_ r: ElementRule) {
         var c: RuleChecks = []
@@ -129,6 +133,10 @@ struct RuleChecks: OptionSet, Sendable {
         if r.hasTargetProfiles { c.insert(.targetProfiles) }
         if r.hasInvariants { c.insert(.invariants) }
         if r.hasTypeProfiles { c.insert(.typeProfiles) }
+        if r.minLength > 0 || r.minValue != nil || r.maxValue != nil || r.mustHaveValue || !r.valueAlternatives.isEmpty {
+            c.insert(.valueRules)
+        }
+        if !r.languageControl.isEmpty { c.insert(.languageControl) }
         self = c
     }
 }
@@ -211,6 +219,47 @@ public indirect enum FixedValue: Sendable, CustomStringConvertible {
             return "{" + members.map { m in
                 String(decoding: m.name, as: UTF8.self) + ": " + (m.items.count == 1 ? m.items[0].description : "[" + m.items.map(\.description).joined(separator: ", ") + "]")
             }.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// A `minValue[x]` / `maxValue[x]` of an element definition, parsed once.
+public enum ValueBound: Sendable, CustomStringConvertible {
+    case number(Decimal, text: String)
+    case dateTime(FHIRPathDateTime, text: String)
+    case time(FHIRPathDateTime, text: String)
+    case quantity(Decimal, system: String?, code: String?, text: String)
+
+    /// `key` is the element definition property (`minValueInteger`, `maxValueDate`, ...).
+    init?(key: String, json: JSONValue) {
+        // `minValue` and `maxValue` have the same length.
+        switch key.dropFirst(8) {
+        case "Integer", "PositiveInt", "UnsignedInt", "Decimal", "Integer64":
+            guard let text = Self.numberText(json) ?? json.string, let d = FHIRPathValue.parseDecimal(text) else { return nil }
+            self = .number(d, text: text)
+        case "Date", "DateTime", "Instant":
+            guard let text = json.string, let d = FHIRPathDateTime.parseDateTime(text) else { return nil }
+            self = .dateTime(d, text: text)
+        case "Time":
+            guard let text = json.string, let t = FHIRPathDateTime.parseTime(text) else { return nil }
+            self = .time(t, text: text)
+        case "Quantity":
+            guard let value = json["value"], let text = Self.numberText(value), let d = FHIRPathValue.parseDecimal(text) else { return nil }
+            let code = json["code"]?.string
+            self = .quantity(d, system: json["system"]?.string, code: code, text: text + (code.map { " " + $0 } ?? ""))
+        default:
+            return nil
+        }
+    }
+
+    static func numberText(_ json: JSONValue) -> String? {
+        if case .number(let t) = json { return t }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .number(_, let t), .dateTime(_, let t), .time(_, let t), .quantity(_, _, _, let t): t
         }
     }
 }
@@ -302,6 +351,15 @@ public final class ElementRule: @unchecked Sendable {
     }
     /// Some constraint goes to the invariant evaluator.
     public internal(set) var hasInvariants = false
+    /// Element definition extensions of later FHIR versions that R4 profiles use: `minLength`,
+    /// `mustHaveValue` and `valueAlternatives` (R5 ElementDefinition elements, as 5.0 cross-version
+    /// extensions) and `narrative-language-control`; and `minValue[x]`/`maxValue[x]`.
+    public var minLength: Int32 = 0
+    public var minValue: ValueBound?
+    public var maxValue: ValueBound?
+    public var mustHaveValue = false
+    public var valueAlternatives: [String] = []
+    public var languageControl: [String] = []
 }
 
 /// Handle to an invariant compiled by an `InvariantEvaluator`.
@@ -474,14 +532,35 @@ public struct PlanCompiler: Sendable {
         }
         let maxText = e["max"]?.string ?? "*"
         let binding = e["binding"]
-        return ElementRule(
+        let rule = ElementRule(
             id: e["id"]?.string ?? path, path: path, name: last, sliceName: sliceName, elementID: -1, modelType: -1,
             min: Int32(e["min"]?.int ?? 0), max: maxText == "*" ? -1 : Int32(maxText) ?? -1,
             types: types, allowedTypes: [], isChoice: isChoice, isModifier: e["isModifier"]?.bool ?? false,
             fixed: fixed, pattern: pattern,
             bindingStrength: binding?["strength"]?.string.flatMap(BindingStrength.init(rawValue:)),
             valueSet: binding?["valueSet"]?.string, constraints: constraints, maxLength: maxLength, slicing: slicing)
+        for (k, v) in e.members ?? [] {
+            if k.hasPrefix("minValue") { rule.minValue = ValueBound(key: k, json: v) }
+            else if k.hasPrefix("maxValue") { rule.maxValue = ValueBound(key: k, json: v) }
+            else if k == "mustHaveValue" { rule.mustHaveValue = v.bool ?? false }
+            else if k == "valueAlternatives" { rule.valueAlternatives = v.array?.compactMap(\.string) ?? [] }
+        }
+        for x in e["extension"]?.array ?? [] {
+            switch x["url"]?.string {
+            case Self.minLengthExtension: rule.minLength = Int32(clamping: x["valueInteger"]?.int ?? 0)
+            case Self.mustHaveValueExtension: rule.mustHaveValue = x["valueBoolean"]?.bool ?? false
+            case Self.valueAlternativesExtension: if let u = x["valueCanonical"]?.string { rule.valueAlternatives.append(u) }
+            case Self.languageControlExtension: if let c = x["valueCode"]?.string { rule.languageControl.append(c) }
+            default: break
+            }
+        }
+        return rule
     }
+
+    static let minLengthExtension = "http://hl7.org/fhir/StructureDefinition/minLength"
+    static let mustHaveValueExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue"
+    static let valueAlternativesExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives"
+    static let languageControlExtension = "http://hl7.org/fhir/StructureDefinition/narrative-language-control"
 
     /// Finds the model element of a rule from its parent's model type and its name.
     private func resolveModel(_ rule: ElementRule, parentType: ModelInfo.TypeID) {

@@ -276,6 +276,8 @@ struct Walker {
             }
         }
         if checks.contains(.typeProfiles) { checkTypeProfiles(node, n, rule, plan) }
+        if checks.contains(.valueRules) { checkValueRules(node, n, rule, plan) }
+        if checks.contains(.languageControl) { checkLanguageControl(node, rule, plan) }
     }
 
     /// `type.profile` on an element: the element must conform to (one of) the named profiles.

@@ -16,6 +16,9 @@ extension Walker {
                     // txt-1 and txt-2 are both `htmlChecks()` in R4; decided here by the checker. As the Java
                     // validator (and the R4 publication, whose examples include empty divs), only txt-1 is
                     // enforced: txt-2 (non-whitespace content) is not reported.
+                    if !result.languageSections.isEmpty && result.contentOutsideSections {
+                        report(.warning, .businessRule, node, "The xhtml has some language sections (\(result.languageSections.sorted().joined(separator: ", "))), and also has content that is not in a language section")
+                    }
                     if result.illegal {
                         report(.error, .invariant, node, "Constraint failed: txt-1: 'The narrative SHALL contain only the basic html formatting elements and attributes described in chapters 7-11 (except section 4 of chapter 9) and 15 of the HTML 4.0 standard, <a> elements (either name or href), images and internally contained style attributes'", rule: "txt-1")
                     }
