@@ -151,6 +151,9 @@ public enum HL7TestCases {
             var options = ValidatorOptions()
             if c.options["security-checks"]?.bool == true { options.securityChecks = true }
             if let examples = c.options["examples"]?.bool { options.allowExampleURLs = examples }
+            // The Java harness's reference policy: IGNORE unless the case asks for more.
+            let policy = c.options["validateReference"]?.string ?? "IGNORE"
+            options.checkUnresolvedReferenceTypes = policy != "IGNORE" && policy != "CHECK_EXISTS"
             return options
         }
 

@@ -282,13 +282,17 @@ public struct SliceTest: Sendable {
         case child(String)
         case ofType(String)
         case extensionURL(String)
+        /// `resolve()`: from a Reference to the resource it points to (contained or in the Bundle).
+        case resolve
     }
     public enum Check: Sendable {
         case value(FixedValue, exact: Bool)
         case type([ModelInfo.TypeID])
         case exists(Bool)
         case profile([String])
-        /// The discriminator could not be turned into a test (e.g. `resolve()`): it does not decide.
+        /// The resource a `resolve()` path reaches is of the type of one of these target profiles.
+        case resolvedType([String])
+        /// The discriminator could not be turned into a test (e.g. `resolve().code`): it does not decide.
         case undecided
     }
     public var steps: [Step]
@@ -644,7 +648,8 @@ public struct PlanCompiler: Sendable {
                 let u = String(p.dropFirst(10).dropLast().filter { $0 != "'" && $0 != "\"" })
                 out.append(.extensionURL(u)); continue
             }
-            if p.contains("(") { return nil }  // resolve(), first(), ...: not decidable here
+            if p == "resolve()" { out.append(.resolve); continue }
+            if p.contains("(") { return nil }  // first(), where(), ...: not decidable here
             out.append(.child(p))
         }
         return out
@@ -664,9 +669,15 @@ public struct PlanCompiler: Sendable {
         // Walk the slice's rules along the path.
         var cur = slice
         var remaining: [String] = []
+        var resolvedTargets: [String]?
         var i = 0
         while i < steps.count {
             switch steps[i] {
+            case .resolve:
+                // The target is another resource, described by the Reference's target profiles; a path
+                // going on into it (`resolve().code`) is not decidable from this definition.
+                guard i == steps.count - 1 else { return SliceTest(steps: steps, check: .undecided) }
+                resolvedTargets = rules[Int(cur)].types.filter { $0.code == "Reference" }.flatMap(\.targetProfiles)
             case .child(let name):
                 let r = rules[Int(cur)]
                 if let c = r.children.first(where: { rules[Int($0)].name == name }) {
@@ -692,6 +703,14 @@ public struct PlanCompiler: Sendable {
                 cur = s
             }
             i += 1
+        }
+        if let targets = resolvedTargets {
+            guard !targets.isEmpty else { return SliceTest(steps: steps, check: .undecided) }
+            switch d.kind {
+            case .type: return SliceTest(steps: steps, check: .resolvedType(targets))
+            case .profile: return SliceTest(steps: steps, check: .profile(targets))
+            default: return SliceTest(steps: steps, check: .undecided)
+            }
         }
         let target = rules[Int(cur)]
         // As the Java validator: an element the slice prohibits (max 0) at the discriminator path is matched

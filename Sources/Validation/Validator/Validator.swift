@@ -19,6 +19,11 @@ public struct ValidatorOptions: Sendable {
     public var securityChecks = false
     /// URLs on example.org / example.com are accepted (the Java validator's `examples` setting).
     public var allowExampleURLs = true
+    /// Check the resource type a literal reference names (`Group/1`) against the element's target
+    /// profiles when the reference does not resolve inside the resource or its Bundle (references that
+    /// resolve are always checked, against their target's actual type). The Java validator checks them
+    /// only when its reference policy asks for types (`CHECK_TYPE` and stronger, not `IGNORE`).
+    public var checkUnresolvedReferenceTypes = true
     public init() {}
 }
 
@@ -118,17 +123,21 @@ public final class Validator: Sendable {
         return allowed
     }
 
+    /// The resource type a target profile constrains (nil when the profile cannot be found).
+    func targetTypeName(_ profile: String) -> String? {
+        if profile.hasPrefix(Validator.coreBase), model.type(named: String(profile.dropFirst(Validator.coreBase.count))) != nil {
+            return String(profile.dropFirst(Validator.coreBase.count))
+        }
+        return plan(for: profile)?.typeName
+    }
+
     private func computeAllowedTargetTypes(_ rule: ElementRule) -> [String]? {
         var allowed: [String] = []
         for t in rule.types where t.code == "Reference" {
             for p in t.targetProfiles {
-                if p.hasPrefix(Validator.coreBase), model.type(named: String(p.dropFirst(Validator.coreBase.count))) != nil {
-                    allowed.append(String(p.dropFirst(Validator.coreBase.count)))
-                } else if let plan = plan(for: p) {
-                    allowed.append(plan.typeName)
-                } else {
-                    return nil  // unknown target profile: cannot decide
-                }
+                // An unknown target profile: cannot decide.
+                guard let type = targetTypeName(p) else { return nil }
+                allowed.append(type)
             }
         }
         guard !allowed.isEmpty, !allowed.contains("Resource"), !allowed.contains("DomainResource") else { return nil }

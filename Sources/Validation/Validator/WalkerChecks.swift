@@ -296,30 +296,38 @@ extension Walker {
         return nil
     }
 
+    /// The resource a Reference node points to inside the tree (a contained resource, or a Bundle entry).
+    mutating func resolveReference(_ node: Int32) -> Int32? {
+        guard let ref = tree.childValue(node, "reference") else { return nil }
+        if ref.hasPrefix("#") { return resolveContained(node, String(ref.dropFirst())) }
+        return resolveInBundle(node, ref)
+    }
+
     /// The resource type a Reference points to: from the resolved target (contained or Bundle entry),
     /// else from the reference text, else from `Reference.type`.
-    mutating func referencedType(_ node: Int32) -> (type: String, ref: String)? {
+    mutating func referencedType(_ node: Int32) -> (type: String, ref: String, resolved: Bool)? {
         let ref = tree.childValue(node, "reference")
         if let ref {
             if ref.hasPrefix("#") {
-                if let t = resolveContained(node, String(ref.dropFirst())), let tn = tree.typeName(t) { return (tn, ref) }
+                if let t = resolveContained(node, String(ref.dropFirst())), let tn = tree.typeName(t) { return (tn, ref, true) }
                 return nil
             }
-            if let target = resolveInBundle(node, ref), let tn = tree.typeName(target) { return (tn, ref) }
+            if let target = resolveInBundle(node, ref), let tn = tree.typeName(target) { return (tn, ref, true) }
             if !ref.hasPrefix("urn:") {
                 var parts = ref.split(ascii: UInt8(ascii: "?"))[0].split(ascii: UInt8(ascii: "/")).map(String.init)
                 if parts.count >= 4 && parts[parts.count - 2] == "_history" { parts.removeLast(2) }
-                if containsASCIIFast(ref, "?", fallback: { ref.contains("?") }) && !containsASCIIFast(ref, "/", fallback: { ref.contains("/") }) { return isResourceType(parts.first ?? "") ? (parts[0], ref) : nil }
-                if parts.count >= 2, isResourceType(parts[parts.count - 2]) { return (parts[parts.count - 2], ref) }
+                if containsASCIIFast(ref, "?", fallback: { ref.contains("?") }) && !containsASCIIFast(ref, "/", fallback: { ref.contains("/") }) { return isResourceType(parts.first ?? "") ? (parts[0], ref, false) : nil }
+                if parts.count >= 2, isResourceType(parts[parts.count - 2]) { return (parts[parts.count - 2], ref, false) }
             }
         }
-        if let t = tree.childValue(node, "type"), isResourceType(t) { return (t, ref ?? "(type \(t))") }
+        if let t = tree.childValue(node, "type"), isResourceType(t) { return (t, ref ?? "(type \(t))", false) }
         return nil
     }
 
     mutating func checkReferenceTarget(_ node: Int32, _ rule: ElementRule) {
         guard let allowed = v.allowedTargetTypes(rule) else { return }
-        guard let (type, ref) = referencedType(node) else { return }
+        guard let (type, ref, resolved) = referencedType(node) else { return }
+        if !resolved && !v.options.checkUnresolvedReferenceTypes { return }
         if !allowed.contains(type) {
             report(.error, .structure, node, "The type '\(type)' implied by the reference \(ref) is not a valid target for this element (must be one of [\(allowed.joined(separator: ", "))])")
         }

@@ -67,10 +67,17 @@ extension Walker {
         var decided = false
         for t in tests {
             if case .undecided = t.check { continue }
+            let (targets, unresolved) = follow(node, t.steps)
+            // A reference that cannot be resolved here does not decide.
+            if targets.isEmpty && unresolved { continue }
             decided = true
-            let targets = follow(node, t.steps)
             switch t.check {
             case .undecided: continue
+            case .resolvedType(let urls):
+                if targets.isEmpty { return false }
+                for x in targets {
+                    guard let tn = tree.typeName(x), urls.contains(where: { v.targetTypeName($0) == tn }) else { return false }
+                }
             case .value(let fv, let exact):
                 if !targets.contains(where: { matches($0, fv, exact: exact) }) { return false }
             case .type(let ids):
@@ -96,11 +103,18 @@ extension Walker {
         return decided ? true : nil
     }
 
-    func follow(_ node: Int32, _ steps: [SliceTest.Step]) -> [Int32] {
+    /// The nodes a discriminator path reaches from `node`, and whether a `resolve()` met a reference it
+    /// could not resolve (to a contained resource or a Bundle entry).
+    mutating func follow(_ node: Int32, _ steps: [SliceTest.Step]) -> (nodes: [Int32], unresolved: Bool) {
         var current = [node]
+        var unresolved = false
         for step in steps {
             var next: [Int32] = []
             switch step {
+            case .resolve:
+                for n in current {
+                    if let target = resolveReference(n) { next.append(target) } else { unresolved = true }
+                }
             case .child(let name):
                 for n in current {
                     for c in tree.children(n) {
@@ -118,7 +132,7 @@ extension Walker {
             current = next
             if current.isEmpty { break }
         }
-        return current
+        return (current, unresolved)
     }
 
     // MARK: bindings
