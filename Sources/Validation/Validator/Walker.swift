@@ -296,7 +296,9 @@ struct Walker {
         }
         if urls.count == 1 {
             guard let p = v.plan(for: urls[0]) else {
-                report(.warning, .structure, node, "Profile \(urls[0]) (required by \(plan.versionedURL)#\(rule.id)) could not be found, so the element was not checked against it")
+                // As the Java validator: the profile the definition requires is unknown, so conformance
+                // cannot be established.
+                report(.error, .structure, node, "Unknown profile \(urls[0]) (required by \(plan.versionedURL)#\(rule.id)): the element cannot be checked against it")
                 return
             }
             if p === plan { return }
