@@ -158,6 +158,9 @@ public struct TypeRule: Sendable {
     public var typeID: ModelInfo.TypeID
     public var profiles: [String]
     public var targetProfiles: [String]
+    /// Declared as a FHIRPath system type (`System.String` of `Resource.id`, `Extension.url`, primitive
+    /// values): the instance's type is the model's, whatever FHIR type the definition's tooling wrote.
+    public var isSystem = false
 }
 
 public struct Constraint: Sendable {
@@ -494,7 +497,8 @@ public struct PlanCompiler: Sendable {
         var types: [TypeRule] = []
         for t in e["type"]?.array ?? [] {
             guard var code = t["code"]?.string else { continue }
-            if code.hasPrefix("http://hl7.org/fhirpath/") {
+            let isSystem = code.hasPrefix("http://hl7.org/fhirpath/")
+            if isSystem {
                 // FHIRPath system type of `id`/`url`/primitive values: the declared FHIR type is in an extension.
                 if let fhirType = t["extension"]?.array?.first(where: { $0["url"]?.string == "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type" })?["valueUrl"]?.string {
                     code = fhirType
@@ -502,7 +506,7 @@ public struct PlanCompiler: Sendable {
             }
             types.append(TypeRule(code: code, typeID: model.type(named: code) ?? -1,
                                   profiles: t["profile"]?.array?.compactMap(\.string) ?? [],
-                                  targetProfiles: t["targetProfile"]?.array?.compactMap(\.string) ?? []))
+                                  targetProfiles: t["targetProfile"]?.array?.compactMap(\.string) ?? [], isSystem: isSystem))
         }
         var fixed: FixedValue?
         var pattern: FixedValue?
@@ -582,7 +586,7 @@ public struct PlanCompiler: Sendable {
         rule.elementID = element
         let info = model[element: element]
         var allowed: [ModelInfo.TypeID] = []
-        for t in rule.types where t.typeID >= 0 { allowed.append(t.typeID) }
+        for t in rule.types where t.typeID >= 0 && !t.isSystem { allowed.append(t.typeID) }
         if concrete >= 0 { allowed = [concrete] }
         // Only restrict when the rule names model types; backbone elements name `BackboneElement`/`Element`.
         if !info.isChoice {

@@ -16,6 +16,7 @@ extension Walker {
                     // txt-1 and txt-2 are both `htmlChecks()` in R4; decided here by the checker. As the Java
                     // validator (and the R4 publication, whose examples include empty divs), only txt-1 is
                     // enforced: txt-2 (non-whitespace content) is not reported.
+                    if !result.internalLinks.isEmpty { checkNarrativeLinks(node, result) }
                     if !result.languageSections.isEmpty && result.contentOutsideSections {
                         report(.warning, .businessRule, node, "The xhtml has some language sections (\(result.languageSections.sorted().joined(separator: ", "))), and also has content that is not in a language section")
                     }
@@ -58,6 +59,28 @@ extension Walker {
             checkExtension(node, n)
         } else if n.type == v.ids.reference {
             checkReferenceFormat(node)
+        }
+    }
+
+    /// Internal hyperlinks of a narrative (`<a href="#x">`) must reach an anchor (`id` or `name`) of a
+    /// narrative of the same resource (contained resources included) or a contained resource.
+    mutating func checkNarrativeLinks(_ div: Int32, _ result: XHTMLChecker.Result) {
+        var scope = tree.resource(containing: div)
+        if scope > 0, tree.nameIs(scope, "contained"), tree[scope].parent >= 0 { scope = tree.resource(containing: tree[scope].parent) }
+        var targets = Set(result.anchors)
+        let xhtmlType = model.type(named: "xhtml") ?? -1
+        var i = scope + 1
+        while i < tree[scope].end {
+            let n = tree[i]
+            if n.type == xhtmlType && i != div && n.valueLength > 0 {
+                targets.formUnion(tree.bytes.withBytes(n.valueStart, n.valueLength) { XHTMLChecker.analyse($0) }.anchors)
+            } else if n.flags.contains(.resource) && tree.nameIs(i, "contained"), let id = tree.childValue(i, "id") {
+                targets.insert(id)
+            }
+            i += 1
+        }
+        for link in result.internalLinks where !targets.contains(link) {
+            report(.error, .value, div, "Hyperlink '#\(link)' in the narrative does not resolve: no element of the narrative has this id or name, and no contained resource has this id")
         }
     }
 

@@ -43,6 +43,9 @@ enum XHTMLChecker {
         var languageSections: [String] = []
         /// Text or elements directly in the root div outside any language section.
         var contentOutsideSections = false
+        /// Targets of internal hyperlinks (`href="#x"` gives `x`) and the anchors (`id`, `name`) defined.
+        var internalLinks: [String] = []
+        var anchors: [String] = []
     }
 
     /// Problems found, as messages (empty when the XHTML is acceptable).
@@ -162,6 +165,8 @@ enum XHTMLChecker {
                 }
                 if lower == "xmlns" { xmlns = value }
                 if lower == "lang" || lower == "xml:lang" { lang = value }
+                if lower == "id" || lower == "name" { result.anchors.append(value) }
+                if lower == "href" && value.hasPrefix("#") && value.count > 1 { result.internalLinks.append(String(value.dropFirst())) }
                 if lower == "href" || lower == "src" {
                     let compact = value.lowercased().filter { !$0.isWhitespace }
                     if compact.hasPrefix("javascript:") || compact.hasPrefix("vbscript:") {
