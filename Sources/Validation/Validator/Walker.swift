@@ -112,6 +112,7 @@ struct Walker {
         walk(res, core, 0, core: true)
         if tree.child(res, "contained") != nil { checkContainedReferenced(res) }
         if n.type == v.ids.bundle { checkBundle(res) }
+        if typeName == "StructureDefinition" { checkStructureDefinition(res) }
 
         var profiles: [(String, Int32)] = []
         if let meta = tree.child(res, "meta") {
