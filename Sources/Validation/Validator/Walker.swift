@@ -16,6 +16,14 @@ struct Walker {
     var bundleIndexes: [Int32: BundleIndex] = [:]
     /// Extension context decisions already made in this run (nil problem = allowed).
     var contextDecisions: [ContextKey: String?] = [:]
+    /// Resolved reference targets checked against a target profile in this run: true while the check
+    /// is in progress (circular references are assumed to conform) and when it matched.
+    var targetChecks: [TargetCheck: Bool] = [:]
+
+    struct TargetCheck: Hashable {
+        let target: Int32
+        let plan: ObjectIdentifier
+    }
 
     struct ContextKey: Hashable {
         let plan: ObjectIdentifier

@@ -353,6 +353,49 @@ extension Walker {
         if !resolved && !v.options.checkUnresolvedReferenceTypes { return }
         if !allowed.contains(type) {
             report(.error, .structure, node, "The type '\(type)' implied by the reference \(ref) is not a valid target for this element (must be one of [\(allowed.joined(separator: ", "))])")
+        } else if resolved {
+            checkTargetProfiles(node, ref: ref, rule)
+        }
+    }
+
+    /// A reference resolved inside the resource or its Bundle must conform to one of the element's target
+    /// profiles for its type (a core definition among them suffices).
+    mutating func checkTargetProfiles(_ node: Int32, ref: String, _ rule: ElementRule) {
+        guard let target = resolveReference(node), tree[target].type >= 0 else { return }
+        let targetType = tree[target].type
+        var candidates: [(url: String, plan: ValidationPlan)] = []
+        for t in rule.types where t.code == "Reference" {
+            for p in t.targetProfiles {
+                guard let plan = v.plan(for: p), plan.modelType >= 0, model.isA(targetType, plan.modelType) else { continue }
+                if plan.isBase { return }
+                candidates.append((p, plan))
+            }
+        }
+        guard !candidates.isEmpty else { return }
+        var failures: [(url: String, errors: [OutcomeIssue])] = []
+        for (url, plan) in candidates {
+            let key = TargetCheck(target: target, plan: ObjectIdentifier(plan))
+            if let known = targetChecks[key] {
+                if known { return }
+                failures.append((url, []))
+                continue
+            }
+            targetChecks[key] = true
+            var trial = self
+            trial.issues = []
+            trial.walk(target, plan, 0, core: false)
+            targetChecks = trial.targetChecks
+            let matched = trial.errorCount == 0
+            targetChecks[key] = matched
+            if matched { return }
+            failures.append((url, trial.issues.filter(\.isError)))
+        }
+        report(.error, .structure, node, "Unable to find a profile match for \(ref) among choices: \(candidates.map(\.url).joined(separator: ", "))")
+        for (url, errors) in failures {
+            for e in errors {
+                issues.append(OutcomeIssue(severity: .information, code: .structure, message: "Details for \(ref) matching against profile \(url): \(e.message) (at \(e.expression ?? "-"))",
+                                           expression: expression(node), location: tree[node].location))
+            }
         }
     }
 
