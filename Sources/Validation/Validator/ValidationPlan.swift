@@ -180,7 +180,10 @@ public struct Constraint: Sendable {
 /// compared with element tree nodes without building strings.
 public indirect enum FixedValue: Sendable, CustomStringConvertible {
     case primitive([UInt8])
-    case complex([Member])
+    /// Members as written (messages), and the same members smallest first: the order in which matching
+    /// compares them, so that a short distinguishing member (`code`) is checked before a long shared
+    /// one (`system`).
+    case complex([Member], cheapestFirst: [Member])
 
     public struct Member: Sendable {
         public var name: [UInt8]
@@ -199,14 +202,25 @@ public indirect enum FixedValue: Sendable, CustomStringConvertible {
                 let items: [FixedValue] = if case .array(let a) = v { a.compactMap { FixedValue(json: $0) } } else { FixedValue(json: v).map { [$0] } ?? [] }
                 if !items.isEmpty { out.append(Member(name: Array(k.utf8), items: items)) }
             }
-            self = .complex(out)
+            self = .complex(out, cheapestFirst: out.enumerated().sorted { a, b in
+                let wa = a.element.items.reduce(0) { $0 + $1.size }, wb = b.element.items.reduce(0) { $0 + $1.size }
+                return wa != wb ? wa < wb : a.offset < b.offset
+            }.map(\.element))
+        }
+    }
+
+    /// Bytes of the primitive values it holds.
+    var size: Int {
+        switch self {
+        case .primitive(let b): b.count
+        case .complex(let members, _): members.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.size } }
         }
     }
 
     /// Members reached by following member names (used when a discriminator path goes below a pattern).
     func descend(_ names: ArraySlice<String>) -> [FixedValue] {
         guard let first = names.first else { return [self] }
-        guard case .complex(let members) = self else { return [] }
+        guard case .complex(let members, _) = self else { return [] }
         let key = Array(first.utf8)
         var out: [FixedValue] = []
         for m in members where m.name == key || (m.name.starts(with: key) && m.name.count > key.count && m.name[key.count] >= 0x41 && m.name[key.count] <= 0x5A) {
@@ -218,7 +232,7 @@ public indirect enum FixedValue: Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .primitive(let b): return "'" + String(decoding: b, as: UTF8.self) + "'"
-        case .complex(let members):
+        case .complex(let members, _):
             return "{" + members.map { m in
                 String(decoding: m.name, as: UTF8.self) + ": " + (m.items.count == 1 ? m.items[0].description : "[" + m.items.map(\.description).joined(separator: ", ") + "]")
             }.joined(separator: ", ") + "}"

@@ -76,12 +76,11 @@ struct Walker {
 
     /// Issues without exact duplicates (a base rule met again through a profile is reported once).
     func finish() -> [OutcomeIssue] {
-        // Same key as the text `severity|code|expression|message` (case names hold no `|`), without
-        // interpolating the enums (reflection) for every issue.
+        // Same meaning as the text `severity|code|expression|message`, without building it.
         var seen = Set<IssueKey>()
         var out: [OutcomeIssue] = []
         out.reserveCapacity(issues.count)
-        for i in issues where seen.insert(IssueKey(severity: i.severity, code: i.code, text: (i.expression ?? "") + "|" + i.message)).inserted {
+        for i in issues where seen.insert(IssueKey(severity: i.severity, code: i.code, expression: i.expression, message: i.message)).inserted {
             out.append(i)
         }
         return out
@@ -90,7 +89,8 @@ struct Walker {
     struct IssueKey: Hashable {
         let severity: IssueSeverity
         let code: IssueType
-        let text: String
+        let expression: String?
+        let message: String
     }
 
     var errorCount: Int { issues.reduce(0) { $0 + ($1.isError ? 1 : 0) } }
@@ -361,20 +361,34 @@ struct Walker {
         switch f {
         case .primitive(let bytes):
             return n.hasValue && tree.bytes.equals(n.valueStart, n.valueLength, bytes)
-        case .complex(let members):
-            for m in members {
-                var kids: [Int32] = []
-                var c = node + 1
-                while c < n.end {
-                    let cn = tree[c]
-                    if tree.bytes.equals(cn.nameStart, cn.nameLength, m.name) { kids.append(c) }
-                    c = cn.end
-                }
+        case .complex(let members, let cheapestFirst):
+            // Children are visited in place (no arrays): this runs for every slice test of every member.
+            for m in cheapestFirst {
                 if exact {
-                    guard kids.count == m.items.count else { return false }
-                    for (k, item) in zip(kids, m.items) where !matches(k, item, exact: true) { return false }
+                    // Same number of repetitions, matched in order.
+                    var k = 0
+                    var c = node + 1
+                    while c < n.end {
+                        let cn = tree[c]
+                        if tree.bytes.equals(cn.nameStart, cn.nameLength, m.name) {
+                            guard k < m.items.count, matches(c, m.items[k], exact: true) else { return false }
+                            k += 1
+                        }
+                        c = cn.end
+                    }
+                    if k != m.items.count { return false }
                 } else {
-                    for item in m.items where !kids.contains(where: { matches($0, item, exact: false) }) { return false }
+                    // Every item of the pattern is contained in some repetition.
+                    for item in m.items {
+                        var found = false
+                        var c = node + 1
+                        while c < n.end {
+                            let cn = tree[c]
+                            if tree.bytes.equals(cn.nameStart, cn.nameLength, m.name) && matches(c, item, exact: false) { found = true; break }
+                            c = cn.end
+                        }
+                        if !found { return false }
+                    }
                 }
             }
             if exact {
@@ -396,7 +410,7 @@ struct Walker {
             if !matches(node, f, exact: true) {
                 report(.error, .value, node, "Value is \(describe(node)) but is fixed to \(f) in the profile \(profile)")
             }
-        case .complex(let members):
+        case .complex(let members, _):
             let n = tree[node]
             for m in members {
                 var kids: [Int32] = []
