@@ -60,7 +60,24 @@ public final class Validator: Sendable {
     private let memoizeCodes: Bool
     static let codeResultLimit = 50_000
 
-    struct CodeKey: Hashable, Sendable { let code: String; let system: String?; let display: String?; let valueSet: String }
+    struct CodeKey: Hashable, Sendable {
+        let code: String; let system: String?; let display: String?; let valueSet: String
+
+        /// Equal keys hash alike: the code fully, the long URLs and the display by their length and last
+        /// bytes (they share long prefixes; hashing them whole dominated the lookup).
+        func hash(into h: inout Hasher) {
+            h.combine(code)
+            Self.mix(system, &h)
+            Self.mix(display, &h)
+            Self.mix(valueSet, &h)
+        }
+
+        static func mix(_ s: String?, _ h: inout Hasher) {
+            guard let s else { h.combine(-1); return }
+            h.combine(s.utf8.count)
+            for b in s.utf8.suffix(8) { h.combine(b) }
+        }
+    }
 
     struct TargetTypes: Sendable { let rule: ElementRule; let allowed: [String]? }
 

@@ -10,8 +10,10 @@ struct Walker {
     var issues: [OutcomeIssue] = []
     /// Nodes the reader already reported (their emptiness is not reported again as ele-1).
     var reported: Set<Int32> = []
-    /// Core plan per model type, loaded on first use.
-    var typePlans: [ValidationPlan?]
+    /// Core plan per model type, loaded on first use. Unmanaged: the validator's plan cache keeps every
+    /// plan alive as long as the validator (held by `v`), and an array of plain pointers is created and
+    /// destroyed without touching reference counts (this is per document).
+    var typePlans: [Unmanaged<ValidationPlan>?]
     var typePlanLoaded: [Bool]
     var bundleIndexes: [Int32: BundleIndex] = [:]
     /// Extension context decisions already made in this run (nil problem = allowed).
@@ -91,6 +93,15 @@ struct Walker {
         let code: IssueType
         let expression: String?
         let message: String
+
+        /// Equal keys hash alike; the message enters by its length only (hashing every message costs
+        /// more than the few comparisons a shared hash leads to).
+        func hash(into h: inout Hasher) {
+            h.combine(severity)
+            h.combine(code)
+            h.combine(expression)
+            h.combine(message.utf8.count)
+        }
     }
 
     var errorCount: Int { issues.reduce(0) { $0 + ($1.isError ? 1 : 0) } }
@@ -102,9 +113,9 @@ struct Walker {
         if !typePlanLoaded[Int(type)] {
             typePlanLoaded[Int(type)] = true
             let t = model[type: type]
-            if t.kind != .backbone { typePlans[Int(type)] = v.plan(for: Validator.coreBase + t.name) }
+            if t.kind != .backbone, let p = v.plan(for: Validator.coreBase + t.name) { typePlans[Int(type)] = Unmanaged.passUnretained(p) }
         }
-        return typePlans[Int(type)]
+        return typePlans[Int(type)]?.takeUnretainedValue()
     }
 
     // MARK: resources
