@@ -40,6 +40,11 @@ import Foundation
         let name = tree.child(0, "name")!
         #expect(tree.path(tree.children(name, "given")[1]) == "Patient.name[0].given[1]")
         #expect(tree[tree.child(0, "deceasedBoolean")!].line == 11)
+        // Columns: just after the start tag (characters, not bytes), as the Java validator reports them.
+        #expect(tree[tree.child(0, "deceasedBoolean")!].location == SourceLocation(line: 11, column: 35))
+        #expect(tree[tree.children(name, "given")[0]].location == SourceLocation(line: 6, column: 25))
+        #expect(tree[name].location == SourceLocation(line: 5, column: 17))
+        #expect(tree[tree.child(0, "id")!].location == SourceLocation(line: 3, column: 19))
     }
 
     @Test func givenWithNullsDecimalsAndUnicodeSurviveXML() throws {

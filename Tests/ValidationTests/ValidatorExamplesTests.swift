@@ -12,6 +12,7 @@ import FHIRModels
         "Bundle-10bb101f-a121-4264-a920-67be9cb82c74.json": "entry fullUrl .../Patient/pat12 but resource id pat2",
         "Bundle-3a0707d3-549e-4467-b8b8-5a2ab3800efe.json": "entry fullUrl .../Patient/pat12 but resource id pat2",
         "Bundle-lri-example.json": "entry fullUrls .../Observation/lri-gramstain1 etc. but resource ids gramstain1 etc.",
+        "Bundle-hla-1.json": "sub-extension 'uri' of hla-genotyping-results-glstring, whose definition names it 'url'",
         "DeviceMetric-example.json": "parent references a DeviceDefinition; R4 allows Reference(Device) only",
         "DeviceUseStatement-example.json": "reasonReference to a Procedure; R4 does not list Procedure as a target",
         "Library-zika-virus-intervention-logic.json": "codeFilter.valueSet 'urn:oid:X.Y.Z' is not an OID",

@@ -32,7 +32,21 @@ public struct ByteStore: Sendable {
     @inlinable
     public func equals(_ start: Int32, _ length: Int32, _ other: some Collection<UInt8>) -> Bool {
         if Int(length) != other.count { return false }
+        if let r = other.withContiguousStorageIfAvailable({ o in withBytes(start, length) { Self.same($0, o) } }) { return r }
         return withBytes(start, length) { buf in buf.elementsEqual(other) }
+    }
+
+    /// Byte-by-byte comparison of two buffers of the same length (no generic iteration: this runs for
+    /// every member name and value compared while matching slices and fixed values).
+    @inlinable
+    static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        var i = 0
+        while i < a.count {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Appends bytes to `extra` and returns their span.

@@ -43,8 +43,8 @@ private struct TreeBuilder {
         self.tree = ElementTree(bytes: doc.bytes, format: .json, model: model)
     }
 
-    mutating func issue(_ code: StructureIssue.Code, _ message: String, node: Int32, at loc: SourceLocation) {
-        tree.issues.append(StructureIssue(code: code, message: message, node: node, location: loc))
+    mutating func issue(_ code: StructureIssue.Code, _ message: String, node: Int32, at loc: SourceLocation, member: String? = nil) {
+        tree.issues.append(StructureIssue(code: code, message: message, node: node, location: loc, member: member))
     }
 
     func keyString(_ j: Int32) -> String { doc.key(j) }
@@ -176,7 +176,7 @@ private struct TreeBuilder {
         let shadowIsArray = shadow >= 0 && isPrimitive && doc.nodes[Int(shadow)].kind == .array
         if model.repeats(element) {
             if (value >= 0 && !valueIsArray) || (shadow >= 0 && isPrimitive && !shadowIsArray) {
-                issue(.structure, "Property '\(model[element: element].isChoice ? keyString(anchor) : info.name)' must be a JSON array: \(model[type: model[element: element].owner].name).\(info.name) repeats", node: parent, at: loc)
+                issue(.structure, "Property '\(model[element: element].isChoice ? keyString(anchor) : info.name)' must be a JSON array: \(model[type: model[element: element].owner].name).\(info.name) repeats", node: parent, at: loc, member: info.name)
                 // Keep the content as a single repetition.
                 buildItem(element: element, type: type, nameStart: nameStart, nameLength: nameLength,
                           value: valueIsArray ? -1 : value, shadow: shadowIsArray ? -1 : (isPrimitive ? shadow : -1), parent: parent, index: 0, location: loc)
@@ -212,7 +212,7 @@ private struct TreeBuilder {
             }
         } else {
             if valueIsArray || shadowIsArray {
-                issue(.structure, "Property '\(keyString(anchor))' must be a single value, not an array: \(model[type: info.owner].name).\(info.name) does not repeat", node: parent, at: loc)
+                issue(.structure, "Property '\(keyString(anchor))' must be a single value, not an array: \(model[type: info.owner].name).\(info.name) does not repeat", node: parent, at: loc, member: info.name)
                 let first = valueIsArray ? doc.children(value).first(where: { _ in true }) ?? -1 : value
                 let firstS = shadowIsArray ? doc.children(shadow).first(where: { _ in true }) ?? -1 : (isPrimitive ? shadow : -1)
                 if first >= 0 || firstS >= 0 {

@@ -49,6 +49,23 @@ public struct ModelInfo: Sendable {
     /// Whether an element repeats (hot path).
     @inline(__always) public func repeats(_ element: Int32) -> Bool { hot.isArray[Int(element)] }
 
+    /// Whether element `element` is named `name` (without `[x]`), from the flat name table (hot path: no
+    /// copy of the element's `ElementInfo`).
+    public func elementNameIs(_ element: Int32, _ name: String) -> Bool {
+        let h = hot
+        let off = Int(h.nameOffset[Int(element)]), len = Int(h.nameLength[Int(element)])
+        if let r = name.utf8.withContiguousStorageIfAvailable({ b -> Bool in
+            guard b.count == len else { return false }
+            var i = 0
+            while i < len {
+                if h.names[off + i] != b[i] { return false }
+                i += 1
+            }
+            return true
+        }) { return r }
+        return elements[Int(element)].name == name
+    }
+
     public static let r4: ModelInfo = ModelInfo(text: R4ModelData.text)
 
     public func type(named name: String) -> TypeID? { byName[name] }

@@ -231,8 +231,13 @@ public struct StructureIssue: Sendable, Equatable {
     /// Node the problem is about (for its FHIRPath); may be the parent for a missing member.
     public var node: ElementTree.NodeID
     public var location: SourceLocation
-    public init(severity: IssueSeverity = .error, code: Code, message: String, node: ElementTree.NodeID, location: SourceLocation) {
+    /// The property of `node` the problem is about, when it is a property rather than a node (an object
+    /// where an array is expected): its FHIRPath is the node's followed by `.member`.
+    public var member: String?
+    public init(severity: IssueSeverity = .error, code: Code, message: String, node: ElementTree.NodeID, location: SourceLocation,
+                member: String? = nil) {
         self.severity = severity; self.code = code; self.message = message; self.node = node; self.location = location
+        self.member = member
     }
 }
 

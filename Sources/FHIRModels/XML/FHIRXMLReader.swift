@@ -43,7 +43,7 @@ private struct XMLTreeBuilder {
     }
 
     static func location(_ node: xmlNodePtr) -> SourceLocation {
-        SourceLocation(line: SafeXML.line(node), column: 0)
+        SourceLocation(line: SafeXML.line(node), column: SafeXML.column(node))
     }
 
     mutating func issue(_ code: StructureIssue.Code, _ message: String, node: Int32, at loc: SourceLocation, severity: IssueSeverity = .error) {
@@ -51,12 +51,12 @@ private struct XMLTreeBuilder {
     }
 
     mutating func append(name: UnsafeBufferPointer<UInt8>, type: Int32, element: Int32, parent: Int32, index: Int32,
-                         line: Int32, flags: ElementTree.Flags = []) -> Int32 {
+                         line: Int32, column: Int32, flags: ElementTree.Flags = []) -> Int32 {
         let id = Int32(tree.nodes.count)
         let span = tree.bytes.append(name)
         tree.nodes.append(ElementTree.Node(nameStart: span.start, nameLength: span.length, valueStart: 0, valueLength: -1,
                                            type: type, element: element, parent: parent, end: id + 1, index: index,
-                                           line: line, column: 0, flags: flags))
+                                           line: line, column: column, flags: flags))
         return id
     }
 
@@ -78,7 +78,7 @@ private struct XMLTreeBuilder {
         guard let t = model.type(named: String(decoding: rootName, as: UTF8.self)), model[type: t].kind == .resource, !model[type: t].isAbstract else {
             throw FHIRParseError(message: "The root element <\(Self.name(root))> is not a FHIR R4 resource type", location: loc)
         }
-        let id = append(name: rootName, type: t, element: -1, parent: -1, index: -1, line: loc.line, flags: .resource)
+        let id = append(name: rootName, type: t, element: -1, parent: -1, index: -1, line: loc.line, column: loc.column, flags: .resource)
         try buildMembers(root, owner: t, node: id, isResource: true, depth: 1)
         tree.nodes[Int(id)].end = Int32(tree.nodes.count)
     }
@@ -101,8 +101,11 @@ private struct XMLTreeBuilder {
             if ownerIsPrimitive && SafeXML.equals(a.pointee.name, "value") { continue } // read by the caller
             let asChild = (!isResource && SafeXML.equals(a.pointee.name, "id")) || (owner == extensionType && SafeXML.equals(a.pointee.name, "url"))
             if asChild, let (el, t) = model.resolve(owner, name: name) {
-                let c = append(name: name, type: t, element: el, parent: node, index: -1, line: SafeXML.line(element))
+                let c = append(name: name, type: t, element: el, parent: node, index: -1, line: SafeXML.line(element), column: SafeXML.column(element))
                 SafeXML.withAttributeValue(a) { setValue(c, $0) }
+                if tree.nodes[Int(c)].valueLength == 0 {
+                    issue(.structure, "Attribute '\(String(decoding: name, as: UTF8.self))' on <\(Self.name(element))> cannot be empty: omit it or give it a value", node: c, at: Self.location(element))
+                }
                 continue
             }
             issue(.structure, "Unrecognised attribute '\(String(decoding: name, as: UTF8.self))' on <\(Self.name(element))>: \(model[type: owner].name) has no such XML attribute", node: node, at: Self.location(element))
@@ -162,7 +165,7 @@ private struct XMLTreeBuilder {
         case .resource:
             try buildResource(x, name: name, element: element, parent: parent, index: index, depth: depth)
         case .primitive:
-            let id = append(name: name, type: type, element: element, parent: parent, index: index, line: loc.line)
+            let id = append(name: name, type: type, element: element, parent: parent, index: index, line: loc.line, column: loc.column)
             if type == xhtmlType {
                 if !isXHTMLDiv {
                     issue(.structure, "The narrative <div> must be in the XHTML namespace 'http://www.w3.org/1999/xhtml'", node: id, at: loc)
@@ -185,7 +188,7 @@ private struct XMLTreeBuilder {
             }
             tree.nodes[Int(id)].end = Int32(tree.nodes.count)
         case .complex, .backbone:
-            let id = append(name: name, type: type, element: element, parent: parent, index: index, line: loc.line)
+            let id = append(name: name, type: type, element: element, parent: parent, index: index, line: loc.line, column: loc.column)
             try buildMembers(x, owner: type, node: id, isResource: false, depth: depth + 1)
             if tree.nodes.count == Int(id) + 1 {
                 issue(.structure, "Element <\(Self.name(x))> is empty: FHIR requires content in every element", node: id, at: loc)
@@ -212,7 +215,7 @@ private struct XMLTreeBuilder {
         if let r = inner, isFHIR(r), let t = model.type(named: Self.name(r)), model[type: t].kind == .resource, !model[type: t].isAbstract {
             typeID = t
         }
-        let id = append(name: name, type: typeID, element: element, parent: parent, index: index, line: loc.line,
+        let id = append(name: name, type: typeID, element: element, parent: parent, index: index, line: loc.line, column: loc.column,
                         flags: typeID >= 0 ? .resource : [.resource, .unknown])
         if let r = inner, typeID >= 0 {
             try buildMembers(r, owner: typeID, node: id, isResource: true, depth: depth + 2)
@@ -237,7 +240,7 @@ private struct XMLTreeBuilder {
             throw FHIRParseError(message: "XML nesting deeper than \(maxDepth) levels", location: Self.location(x))
         }
         let id = append(name: SafeXML.buffer(x.pointee.name), type: -1, element: -1, parent: parent, index: -1,
-                        line: SafeXML.line(x), flags: .unknown)
+                        line: SafeXML.line(x), column: SafeXML.column(x), flags: .unknown)
         if let v = xmlHasProp(x, "value") { SafeXML.withAttributeValue(v) { setValue(id, $0) } }
         var c = x.pointee.children
         while let n = c {

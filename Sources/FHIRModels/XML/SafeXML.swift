@@ -52,6 +52,18 @@ enum SafeXML {
         ctxt.pointee.sax.pointee.internalSubset = { ctx, _, _, _ in
             xmlStopParser(ctx?.assumingMemoryBound(to: xmlParserCtxt.self))
         }
+        // Element columns: libxml2 keeps only a line per node, so the tree builder's start-element
+        // callback is wrapped to store the column just after the start tag (where the Java validator
+        // locates elements) in the node's `_private` field, which nothing else uses here.
+        ctxt.pointee.sax.pointee.startElementNs = { ctx, localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, nbDefaulted, attributes in
+            xmlSAX2StartElementNs(ctx, localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, nbDefaulted, attributes)
+            guard let ctxt = ctx?.assumingMemoryBound(to: xmlParserCtxt.self), let node = ctxt.pointee.node,
+                  let input = ctxt.pointee.input, let cur = input.pointee.cur else { return }
+            // The parser stands on the tag's `>` or `/>`.
+            let after: Int32 = cur[0] == UInt8(ascii: ">") ? 1 : cur[0] == UInt8(ascii: "/") ? 2 : 0
+            let column = Int(input.pointee.col + after)
+            node.pointee._private = UnsafeMutableRawPointer(bitPattern: column)
+        }
         // Only this hook stops the parser, so XML_ERR_USER_STOP below means "there was a DOCTYPE".
         let doc = UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) { p in
             xmlCtxtReadMemory(ctxt, p, Int32(bytes.count), "input.xml", nil, options)
@@ -99,6 +111,11 @@ enum SafeXML {
 
     static func line(_ node: xmlNodePtr) -> Int32 {
         Int32(truncatingIfNeeded: xmlGetLineNo(node))
+    }
+
+    /// Column just after the element's start tag (recorded by `parse`), 0 when unknown.
+    static func column(_ node: xmlNodePtr) -> Int32 {
+        Int32(truncatingIfNeeded: Int(bitPattern: node.pointee._private))
     }
 
     /// Calls `body` with the attribute's value without copying when it is one text node.

@@ -20,6 +20,10 @@ public enum HL7TestCases {
         public var tier: String
         public var gatewayCore: Bool
         public var supporting: [String]
+        /// The supporting files of the base run when the manifest tells them apart (its `supporting` and
+        /// `profiles`): Java loads the profile run's own files (`profile.supporting`, `profile.source`)
+        /// only for that run. nil: every file for both runs.
+        public var baseSupporting: [String]?
         public var profile: String?
         public var expectedErrors: Int?
         public var expectedProfileErrors: Int?
@@ -69,6 +73,11 @@ public enum HL7TestCases {
             throw .index("cannot read \(directory)/r4-validator-index.json")
         }
         guard let tests = index["tests"]?.array else { throw .index("r4-validator-index.json: no 'tests' list") }
+        var baseFiles: [String: [String]] = [:]
+        for t in readJSON(directory + "/validator/manifest.json")?["test-cases"]?.array ?? [] {
+            guard let name = t["name"]?.string, ["4.0", "4.0.1"].contains(t["version"]?.string ?? "") else { continue }
+            baseFiles[name] = (t["supporting"]?.array ?? []).compactMap(\.string) + (t["profiles"]?.array ?? []).compactMap(\.string)
+        }
         return tests.compactMap { t in
             guard let name = t["name"]?.string, let file = t["file"]?.string else { return nil }
             func issues(file: String?, inline: JSONValue?) -> [ExpectedIssue] {
@@ -84,6 +93,7 @@ public enum HL7TestCases {
             return Case(name: name, file: file, module: t["module"]?.string ?? "",
                         tier: t["tier"]?.string ?? "", gatewayCore: t["gateway_core"]?.bool ?? false,
                         supporting: t["supporting"]?.array?.compactMap(\.string) ?? [],
+                        baseSupporting: baseFiles[name],
                         profile: t["profile"]?.string,
                         expectedErrors: t["expected"]?["error"]?.int,
                         expectedProfileErrors: t["expected_profile"]?["error"]?.int,
@@ -151,10 +161,20 @@ public enum HL7TestCases {
             var options = ValidatorOptions()
             if c.options["security-checks"]?.bool == true { options.securityChecks = true }
             if let examples = c.options["examples"]?.bool { options.allowExampleURLs = examples }
+            // The Java harness's reference policy: IGNORE unless the case asks for more.
+            let policy = c.options["validateReference"]?.string ?? "IGNORE"
+            options.checkUnresolvedReferenceTypes = policy != "IGNORE" && policy != "CHECK_EXISTS"
             return options
         }
 
-        public func run(_ c: Case) -> [RunResult] {
+        /// The validation set-up of one run: the stores with the given supporting files loaded.
+        struct Setup {
+            var engine: ValidationEngine
+            var notes: [String]
+            var profileURL: String?
+        }
+
+        func setup(_ c: Case, files: [String]) -> Setup {
             let base = directory + "/validator/"
             var notes: [String] = []
             var conformance = self.conformance
@@ -162,8 +182,6 @@ public enum HL7TestCases {
             var options = Self.options(for: c)
             var definitions: [JSONValue] = []
             var profileURL: String?
-            var files = c.supporting
-            if let p = c.profile, !files.contains(p) { files.append(p) }
             for f in files {
                 let resource: JSONValue
                 switch HL7TestCases.readResource(base + f) {
@@ -190,25 +208,32 @@ public enum HL7TestCases {
                 let report = conformance.load(resources: definitions, lenient: true)
                 for failure in report.failures { notes.append("snapshot: \(failure)") }
             }
-            let engine = ValidationEngine(conformance: conformance, terminology: terminology, options: options)
-            let issues: [OutcomeIssue]
-            if let data = FileManager.default.contents(atPath: base + c.file) {
-                issues = engine.validate([UInt8](data))
-            } else {
-                issues = [OutcomeIssue(severity: .fatal, code: .notFound, message: "cannot read \(c.file)")]
-            }
+            return Setup(engine: ValidationEngine(conformance: conformance, terminology: terminology, options: options),
+                         notes: notes, profileURL: profileURL)
+        }
+
+        public func run(_ c: Case) -> [RunResult] {
+            let base = directory + "/validator/"
+            var files = c.supporting
+            if let p = c.profile, !files.contains(p) { files.append(p) }
+            let all = setup(c, files: files)
+            let baseFiles = c.baseSupporting.map { b in files.filter { b.contains($0) } } ?? files
+            let first = baseFiles == files ? all : setup(c, files: baseFiles)
+            let data = FileManager.default.contents(atPath: base + c.file)
             var results: [RunResult] = []
             if let expected = c.expectedErrors {
-                results.append(compare(c, kind: "base", expected: expected, issues: c.expectedIssues, ours: issues, notes: notes))
+                let issues = data.map { first.engine.validate([UInt8]($0)) }
+                    ?? [OutcomeIssue(severity: .fatal, code: .notFound, message: "cannot read \(c.file)")]
+                results.append(compare(c, kind: "base", expected: expected, issues: c.expectedIssues, ours: issues, notes: first.notes))
             }
             if c.profile != nil, let expected = c.expectedProfileErrors {
                 var ours: [OutcomeIssue]
-                var profileNotes = notes
-                if let url = profileURL, let data = FileManager.default.contents(atPath: base + c.file) {
-                    ours = engine.validate([UInt8](data), profiles: [url])
-                    if engine.validator.plan(for: url) == nil { profileNotes.append("profile \(url) not available") }
+                var profileNotes = all.notes
+                if let url = all.profileURL, let data {
+                    ours = all.engine.validate([UInt8](data), profiles: [url])
+                    if all.engine.validator.plan(for: url) == nil { profileNotes.append("profile \(url) not available") }
                 } else {
-                    ours = issues
+                    ours = data.map { all.engine.validate([UInt8]($0)) } ?? []
                     profileNotes.append("profile \(c.profile ?? "") not loadable")
                 }
                 results.append(compare(c, kind: "profile", expected: expected, issues: c.expectedProfileIssues, ours: ours, notes: profileNotes))

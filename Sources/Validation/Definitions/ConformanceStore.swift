@@ -130,6 +130,17 @@ public struct ConformanceStore: StructureDefinitionProvider, Sendable {
         }
     }
 
+    /// Canonicals (without version) of the profiles the differential names as element types.
+    static func typeProfiles(_ sd: JSONValue) -> Set<String> {
+        var out = Set<String>()
+        for e in sd["differential"]?["element"]?.array ?? [] {
+            for t in e["type"]?.array ?? [] {
+                for p in t["profile"]?.array ?? [] { if let u = p.string { out.insert(Canonical.stripVersion(u)) } }
+            }
+        }
+        return out
+    }
+
     /// Bulk load collecting failures instead of stopping at the first. When `lenient`, differential
     /// elements that match no element are skipped (reported in `warnings`) rather than failing the profile.
     public mutating func load(resources: [JSONValue], lenient: Bool = false) -> LoadReport {
@@ -142,14 +153,21 @@ public struct ConformanceStore: StructureDefinitionProvider, Sendable {
                 pending.append(sd)
             }
         }
+        // Profiles named as types in a differential are expanded into it (`Address` profiled as
+        // `address-de-basis`): they go first too, unless that would leave nothing to do (a cycle).
+        var waitForTypeProfiles = true
         while !pending.isEmpty {
             let pendingURLs = Set(pending.compactMap { $0["url"]?.string })
             var next: [JSONValue] = []
             var progressed = false
             for sd in pending {
+                let url = sd["url"]?.string
                 let base = Canonical.stripVersion(sd["baseDefinition"]?.string ?? "")
-                // wait for a base in this batch; when every remaining one waits (a cycle), go ahead
-                if pendingURLs.contains(base) && base != sd["url"]?.string {
+                // wait for a base in this batch
+                if pendingURLs.contains(base) && base != url {
+                    next.append(sd); continue
+                }
+                if waitForTypeProfiles && Self.typeProfiles(sd).contains(where: { $0 != url && pendingURLs.contains($0) }) {
                     next.append(sd); continue
                 }
                 progressed = true
@@ -164,6 +182,12 @@ public struct ConformanceStore: StructureDefinitionProvider, Sendable {
                     report.failures.append(error)
                 }
             }
+            if !progressed && waitForTypeProfiles {
+                waitForTypeProfiles = false
+                pending = next
+                continue
+            }
+            waitForTypeProfiles = true
             if !progressed {
                 for sd in next {
                     report.failures.append(SnapshotError(.missingBase, profile: sd["url"]?.string ?? "?",

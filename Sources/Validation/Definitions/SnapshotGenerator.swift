@@ -15,6 +15,9 @@ public struct SnapshotError: Error, Sendable, CustomStringConvertible, Equatable
         case cannotExpand
         /// The StructureDefinition itself is malformed (no differential element path, …).
         case invalidDefinition
+        /// A constraint the base already fixes differently (a fixed value changed); the snapshot is
+        /// generated with the profile's value, but no instance can conform to both.
+        case conflict
     }
     public var kind: Kind
     /// Canonical URL of the profile being generated.
@@ -49,6 +52,45 @@ public enum SnapshotGenerator {
     /// skipped and returned as `issues` (the reference validator's behaviour) instead of failing.
     public static func generate(_ sd: JSONValue, lenient: Bool,
                                 resolve: (String) -> JSONValue?) throws(SnapshotError) -> (definition: JSONValue, issues: [SnapshotError]) {
+        let r = try generateCollecting(sd, lenient: lenient, resolve: resolve)
+        return (r.definition, r.issues)
+    }
+
+    /// Problems of a differential as the Java validator reports them when it validates a
+    /// StructureDefinition: rules of the differential itself (path agreeing with the id, discriminator
+    /// types, no slicing at the root), then a failed generation, then constraints that contradict the base.
+    public static func check(_ sd: JSONValue, resolve: (String) -> JSONValue?) -> [SnapshotError] {
+        let url = sd["url"]?.string ?? sd["id"]?.string ?? "(StructureDefinition without url)"
+        var problems: [SnapshotError] = []
+        let diff = sd["differential"]?["element"]?.array ?? []
+        for (i, d) in diff.enumerated() {
+            guard let path = d["path"]?.string else { continue }
+            let id = d["id"]?.string
+            if i == 0 && !path.contains(".") && d["slicing"] != nil {
+                problems.append(SnapshotError(.invalidDefinition, profile: url, element: id ?? path,
+                                              message: "the profile has slicing at the root ('\(path)'), which is not allowed"))
+            }
+            if let id, IDPath.pathOf(id) != path {
+                problems.append(SnapshotError(.invalidDefinition, profile: url, element: id,
+                                              message: "the path '\(path)' does not agree with the element id '\(id)' (expected '\(IDPath.pathOf(id))')"))
+            }
+            for disc in d["slicing"]?["discriminator"]?.array ?? [] {
+                if let t = disc["type"]?.string, Slicing.Discriminator.Kind(rawValue: t) == nil {
+                    problems.append(SnapshotError(.invalidDefinition, profile: url, element: id ?? path,
+                                                  message: "unknown discriminator type '\(t)'"))
+                }
+            }
+        }
+        if !problems.isEmpty { return problems }
+        do {
+            return try generateCollecting(sd, lenient: false, resolve: resolve).conflicts
+        } catch {
+            return [error]
+        }
+    }
+
+    static func generateCollecting(_ sd: JSONValue, lenient: Bool, resolve: (String) -> JSONValue?) throws(SnapshotError)
+        -> (definition: JSONValue, issues: [SnapshotError], conflicts: [SnapshotError]) {
         let url = sd["url"]?.string ?? sd["id"]?.string ?? "(StructureDefinition without url)"
         guard let baseURL = sd["baseDefinition"]?.string else {
             throw SnapshotError(.missingBase, profile: url, message: "no baseDefinition")
@@ -62,6 +104,7 @@ public enum SnapshotGenerator {
         let diff = sd["differential"]?["element"]?.array ?? []
         let ids = try diffIds(diff, profile: url)
         var issues: [SnapshotError] = []
+        var conflicts: [SnapshotError] = []
         let elements = try withoutActuallyEscaping(resolve) { (r) throws(SnapshotError) -> [Element] in
             var work = Work(profile: url, resolve: r)
             work.elements = baseElements.map { Element(json: $0) }
@@ -74,13 +117,14 @@ public enum SnapshotGenerator {
                     issues.append(error)
                 }
             }
+            conflicts = work.conflicts
             return work.elements
         }
         var out = sd
         for key in ["type", "kind", "abstract"] where out[key] == nil { out[key] = base[key] }
         if out["derivation"] == nil { out["derivation"] = .string("constraint") }
         out["snapshot"] = .object([("element", .array(elements.map(\.output)))])
-        return (out, issues)
+        return (out, issues, conflicts)
     }
 
     /// Element ids for the differential: the declared `id`, or one computed from `path` and the
@@ -185,6 +229,8 @@ struct Work {
     var original: [Element] = []
     /// Choice elements this generation sliced by type (typed names in the differential).
     var typeSlicedChoices: Set<String> = []
+    /// Constraints of the differential that contradict the base (a fixed value changed).
+    var conflicts: [SnapshotError] = []
 
     init(profile: String, resolve: @escaping (String) -> JSONValue?) {
         self.profile = profile; self.resolve = resolve
@@ -408,6 +454,11 @@ struct Work {
         return end
     }
 
+    static func describe(_ v: JSONValue) -> String {
+        if let s = v.string { return "'\(s)'" }
+        return String(decoding: v.serialized(), as: UTF8.self)
+    }
+
     /// Applies one differential element's constraints to snapshot element `i`.
     mutating func merge(_ i: Int, _ d: JSONValue, impliedType: JSONValue?) {
         var e = elements[i].json
@@ -435,6 +486,10 @@ struct Work {
                 for x in v.array ?? [] where !list.contains(x) { list.append(x) }
                 e[k] = .array(list)
             default:
+                if k.hasPrefix("fixed"), let was = e[k], was != v {
+                    conflicts.append(error(.conflict, elements[i].id,
+                                           "Value is \(Self.describe(v)) but is fixed to \(Self.describe(was)) in the base definition, which a profile cannot change"))
+                }
                 if k.hasPrefix("fixed") || k.hasPrefix("pattern") {
                     if case .object(let m) = e {
                         e = .object(m.filter { !$0.0.hasPrefix("fixed") && !$0.0.hasPrefix("pattern") })

@@ -74,12 +74,12 @@ public enum SDORules {
             var other: (code: String, system: String?)? = nil
             for coding in tree.children(type, "coding") {
                 guard let code = tree.childValue(coding, "code") else { continue }
-                let system = tree.childValue(coding, "system")
-                if system == inputCodeSystem {
+                let systemNode = tree.child(coding, "system")
+                if let systemNode, tree.valueIs(systemNode, inputCodeSystem) {
                     coded = true
                     if inputs[code] == nil { inputs[code] = input }
                 } else if other == nil, inputCodes.contains(code) {
-                    other = (code, system)
+                    other = (code, systemNode.flatMap { tree.value($0) })
                 }
             }
             guard !coded else { continue }

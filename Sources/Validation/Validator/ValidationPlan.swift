@@ -1,3 +1,4 @@
+import Foundation
 import FHIRModels
 
 /// A StructureDefinition snapshot compiled once into what the validator needs: a flat array of element
@@ -56,6 +57,22 @@ public final class ValidationPlan: Sendable {
         self.childTable = children
     }
 
+    /// For a complex extension: whether `url` (relative) names one of its sub-extensions, i.e. a slice
+    /// of its root `extension` element whose url is fixed to it. An extension whose `extension` element
+    /// is not sliced defines none.
+    func definesSubExtension(_ url: String) -> Bool {
+        guard let root = rules.first,
+              let ext = root.children.first(where: { rules[Int($0)].name == "extension" }) else { return false }
+        let bytes = Array(url.utf8)
+        for s in rules[Int(ext)].slices {
+            if rules[Int(s)].sliceName == url { return true }
+            for c in rules[Int(s)].children where rules[Int(c)].name == "url" {
+                if case .primitive(let fixed)? = rules[Int(c)].fixed ?? rules[Int(c)].pattern, fixed == bytes { return true }
+            }
+        }
+        return false
+    }
+
     /// Child rule of `rule` for an instance node instantiating model element `element`.
     @inline(__always)
     func child(of rule: Int32, element: Int32) -> Int32 {
@@ -91,7 +108,7 @@ struct RuleWalk: Sendable {
 /// The checks `Walker.checkRule` may have to run for a rule (computed when the plan is published, after
 /// which rules do not change).
 struct RuleChecks: OptionSet, Sendable {
-    let rawValue: UInt8
+    let rawValue: UInt16
     static let allowedTypes = RuleChecks(rawValue: 1 << 0)
     static let fixed = RuleChecks(rawValue: 1 << 1)
     static let pattern = RuleChecks(rawValue: 1 << 2)
@@ -100,8 +117,11 @@ struct RuleChecks: OptionSet, Sendable {
     static let targetProfiles = RuleChecks(rawValue: 1 << 5)
     static let invariants = RuleChecks(rawValue: 1 << 6)
     static let typeProfiles = RuleChecks(rawValue: 1 << 7)
+    /// minLength, minValue/maxValue, mustHaveValue, valueAlternatives.
+    static let valueRules = RuleChecks(rawValue: 1 << 8)
+    static let languageControl = RuleChecks(rawValue: 1 << 9)
 
-    init(rawValue: UInt8) { self.rawValue = rawValue }
+    init(rawValue: UInt16) { self.rawValue = rawValue }
 
     init(_ r: ElementRule) {
         var c: RuleChecks = []
@@ -113,6 +133,10 @@ struct RuleChecks: OptionSet, Sendable {
         if r.hasTargetProfiles { c.insert(.targetProfiles) }
         if r.hasInvariants { c.insert(.invariants) }
         if r.hasTypeProfiles { c.insert(.typeProfiles) }
+        if r.minLength > 0 || r.minValue != nil || r.maxValue != nil || r.mustHaveValue || !r.valueAlternatives.isEmpty {
+            c.insert(.valueRules)
+        }
+        if !r.languageControl.isEmpty { c.insert(.languageControl) }
         self = c
     }
 }
@@ -134,6 +158,9 @@ public struct TypeRule: Sendable {
     public var typeID: ModelInfo.TypeID
     public var profiles: [String]
     public var targetProfiles: [String]
+    /// Declared as a FHIRPath system type (`System.String` of `Resource.id`, `Extension.url`, primitive
+    /// values): the instance's type is the model's, whatever FHIR type the definition's tooling wrote.
+    public var isSystem = false
 }
 
 public struct Constraint: Sendable {
@@ -153,7 +180,10 @@ public struct Constraint: Sendable {
 /// compared with element tree nodes without building strings.
 public indirect enum FixedValue: Sendable, CustomStringConvertible {
     case primitive([UInt8])
-    case complex([Member])
+    /// Members as written (messages), and the same members smallest first: the order in which matching
+    /// compares them, so that a short distinguishing member (`code`) is checked before a long shared
+    /// one (`system`).
+    case complex([Member], cheapestFirst: [Member])
 
     public struct Member: Sendable {
         public var name: [UInt8]
@@ -172,14 +202,25 @@ public indirect enum FixedValue: Sendable, CustomStringConvertible {
                 let items: [FixedValue] = if case .array(let a) = v { a.compactMap { FixedValue(json: $0) } } else { FixedValue(json: v).map { [$0] } ?? [] }
                 if !items.isEmpty { out.append(Member(name: Array(k.utf8), items: items)) }
             }
-            self = .complex(out)
+            self = .complex(out, cheapestFirst: out.enumerated().sorted { a, b in
+                let wa = a.element.items.reduce(0) { $0 + $1.size }, wb = b.element.items.reduce(0) { $0 + $1.size }
+                return wa != wb ? wa < wb : a.offset < b.offset
+            }.map(\.element))
+        }
+    }
+
+    /// Bytes of the primitive values it holds.
+    var size: Int {
+        switch self {
+        case .primitive(let b): b.count
+        case .complex(let members, _): members.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.size } }
         }
     }
 
     /// Members reached by following member names (used when a discriminator path goes below a pattern).
     func descend(_ names: ArraySlice<String>) -> [FixedValue] {
         guard let first = names.first else { return [self] }
-        guard case .complex(let members) = self else { return [] }
+        guard case .complex(let members, _) = self else { return [] }
         let key = Array(first.utf8)
         var out: [FixedValue] = []
         for m in members where m.name == key || (m.name.starts(with: key) && m.name.count > key.count && m.name[key.count] >= 0x41 && m.name[key.count] <= 0x5A) {
@@ -191,10 +232,51 @@ public indirect enum FixedValue: Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .primitive(let b): return "'" + String(decoding: b, as: UTF8.self) + "'"
-        case .complex(let members):
+        case .complex(let members, _):
             return "{" + members.map { m in
                 String(decoding: m.name, as: UTF8.self) + ": " + (m.items.count == 1 ? m.items[0].description : "[" + m.items.map(\.description).joined(separator: ", ") + "]")
             }.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// A `minValue[x]` / `maxValue[x]` of an element definition, parsed once.
+public enum ValueBound: Sendable, CustomStringConvertible {
+    case number(Decimal, text: String)
+    case dateTime(FHIRPathDateTime, text: String)
+    case time(FHIRPathDateTime, text: String)
+    case quantity(Decimal, system: String?, code: String?, text: String)
+
+    /// `key` is the element definition property (`minValueInteger`, `maxValueDate`, ...).
+    init?(key: String, json: JSONValue) {
+        // `minValue` and `maxValue` have the same length.
+        switch key.dropFirst(8) {
+        case "Integer", "PositiveInt", "UnsignedInt", "Decimal", "Integer64":
+            guard let text = Self.numberText(json) ?? json.string, let d = FHIRPathValue.parseDecimal(text) else { return nil }
+            self = .number(d, text: text)
+        case "Date", "DateTime", "Instant":
+            guard let text = json.string, let d = FHIRPathDateTime.parseDateTime(text) else { return nil }
+            self = .dateTime(d, text: text)
+        case "Time":
+            guard let text = json.string, let t = FHIRPathDateTime.parseTime(text) else { return nil }
+            self = .time(t, text: text)
+        case "Quantity":
+            guard let value = json["value"], let text = Self.numberText(value), let d = FHIRPathValue.parseDecimal(text) else { return nil }
+            let code = json["code"]?.string
+            self = .quantity(d, system: json["system"]?.string, code: code, text: text + (code.map { " " + $0 } ?? ""))
+        default:
+            return nil
+        }
+    }
+
+    static func numberText(_ json: JSONValue) -> String? {
+        if case .number(let t) = json { return t }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .number(_, let t), .dateTime(_, let t), .time(_, let t), .quantity(_, _, _, let t): t
         }
     }
 }
@@ -217,13 +299,17 @@ public struct SliceTest: Sendable {
         case child(String)
         case ofType(String)
         case extensionURL(String)
+        /// `resolve()`: from a Reference to the resource it points to (contained or in the Bundle).
+        case resolve
     }
     public enum Check: Sendable {
         case value(FixedValue, exact: Bool)
         case type([ModelInfo.TypeID])
         case exists(Bool)
         case profile([String])
-        /// The discriminator could not be turned into a test (e.g. `resolve()`): it does not decide.
+        /// The resource a `resolve()` path reaches is of the type of one of these target profiles.
+        case resolvedType([String])
+        /// The discriminator could not be turned into a test (e.g. `resolve().code`): it does not decide.
         case undecided
     }
     public var steps: [Step]
@@ -286,6 +372,15 @@ public final class ElementRule: @unchecked Sendable {
     }
     /// Some constraint goes to the invariant evaluator.
     public internal(set) var hasInvariants = false
+    /// Element definition extensions of later FHIR versions that R4 profiles use: `minLength`,
+    /// `mustHaveValue` and `valueAlternatives` (R5 ElementDefinition elements, as 5.0 cross-version
+    /// extensions) and `narrative-language-control`; and `minValue[x]`/`maxValue[x]`.
+    public var minLength: Int32 = 0
+    public var minValue: ValueBound?
+    public var maxValue: ValueBound?
+    public var mustHaveValue = false
+    public var valueAlternatives: [String] = []
+    public var languageControl: [String] = []
 }
 
 /// Handle to an invariant compiled by an `InvariantEvaluator`.
@@ -416,7 +511,8 @@ public struct PlanCompiler: Sendable {
         var types: [TypeRule] = []
         for t in e["type"]?.array ?? [] {
             guard var code = t["code"]?.string else { continue }
-            if code.hasPrefix("http://hl7.org/fhirpath/") {
+            let isSystem = code.hasPrefix("http://hl7.org/fhirpath/")
+            if isSystem {
                 // FHIRPath system type of `id`/`url`/primitive values: the declared FHIR type is in an extension.
                 if let fhirType = t["extension"]?.array?.first(where: { $0["url"]?.string == "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type" })?["valueUrl"]?.string {
                     code = fhirType
@@ -424,7 +520,7 @@ public struct PlanCompiler: Sendable {
             }
             types.append(TypeRule(code: code, typeID: model.type(named: code) ?? -1,
                                   profiles: t["profile"]?.array?.compactMap(\.string) ?? [],
-                                  targetProfiles: t["targetProfile"]?.array?.compactMap(\.string) ?? []))
+                                  targetProfiles: t["targetProfile"]?.array?.compactMap(\.string) ?? [], isSystem: isSystem))
         }
         var fixed: FixedValue?
         var pattern: FixedValue?
@@ -458,14 +554,35 @@ public struct PlanCompiler: Sendable {
         }
         let maxText = e["max"]?.string ?? "*"
         let binding = e["binding"]
-        return ElementRule(
+        let rule = ElementRule(
             id: e["id"]?.string ?? path, path: path, name: last, sliceName: sliceName, elementID: -1, modelType: -1,
             min: Int32(e["min"]?.int ?? 0), max: maxText == "*" ? -1 : Int32(maxText) ?? -1,
             types: types, allowedTypes: [], isChoice: isChoice, isModifier: e["isModifier"]?.bool ?? false,
             fixed: fixed, pattern: pattern,
             bindingStrength: binding?["strength"]?.string.flatMap(BindingStrength.init(rawValue:)),
             valueSet: binding?["valueSet"]?.string, constraints: constraints, maxLength: maxLength, slicing: slicing)
+        for (k, v) in e.members ?? [] {
+            if k.hasPrefix("minValue") { rule.minValue = ValueBound(key: k, json: v) }
+            else if k.hasPrefix("maxValue") { rule.maxValue = ValueBound(key: k, json: v) }
+            else if k == "mustHaveValue" { rule.mustHaveValue = v.bool ?? false }
+            else if k == "valueAlternatives" { rule.valueAlternatives = v.array?.compactMap(\.string) ?? [] }
+        }
+        for x in e["extension"]?.array ?? [] {
+            switch x["url"]?.string {
+            case Self.minLengthExtension: rule.minLength = Int32(clamping: x["valueInteger"]?.int ?? 0)
+            case Self.mustHaveValueExtension: rule.mustHaveValue = x["valueBoolean"]?.bool ?? false
+            case Self.valueAlternativesExtension: if let u = x["valueCanonical"]?.string { rule.valueAlternatives.append(u) }
+            case Self.languageControlExtension: if let c = x["valueCode"]?.string { rule.languageControl.append(c) }
+            default: break
+            }
+        }
+        return rule
     }
+
+    static let minLengthExtension = "http://hl7.org/fhir/StructureDefinition/minLength"
+    static let mustHaveValueExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue"
+    static let valueAlternativesExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives"
+    static let languageControlExtension = "http://hl7.org/fhir/StructureDefinition/narrative-language-control"
 
     /// Finds the model element of a rule from its parent's model type and its name.
     private func resolveModel(_ rule: ElementRule, parentType: ModelInfo.TypeID) {
@@ -483,7 +600,7 @@ public struct PlanCompiler: Sendable {
         rule.elementID = element
         let info = model[element: element]
         var allowed: [ModelInfo.TypeID] = []
-        for t in rule.types where t.typeID >= 0 { allowed.append(t.typeID) }
+        for t in rule.types where t.typeID >= 0 && !t.isSystem { allowed.append(t.typeID) }
         if concrete >= 0 { allowed = [concrete] }
         // Only restrict when the rule names model types; backbone elements name `BackboneElement`/`Element`.
         if !info.isChoice {
@@ -549,7 +666,8 @@ public struct PlanCompiler: Sendable {
                 let u = String(p.dropFirst(10).dropLast().filter { $0 != "'" && $0 != "\"" })
                 out.append(.extensionURL(u)); continue
             }
-            if p.contains("(") { return nil }  // resolve(), first(), ...: not decidable here
+            if p == "resolve()" { out.append(.resolve); continue }
+            if p.contains("(") { return nil }  // first(), where(), ...: not decidable here
             out.append(.child(p))
         }
         return out
@@ -569,9 +687,15 @@ public struct PlanCompiler: Sendable {
         // Walk the slice's rules along the path.
         var cur = slice
         var remaining: [String] = []
+        var resolvedTargets: [String]?
         var i = 0
         while i < steps.count {
             switch steps[i] {
+            case .resolve:
+                // The target is another resource, described by the Reference's target profiles; a path
+                // going on into it (`resolve().code`) is not decidable from this definition.
+                guard i == steps.count - 1 else { return SliceTest(steps: steps, check: .undecided) }
+                resolvedTargets = rules[Int(cur)].types.filter { $0.code == "Reference" }.flatMap(\.targetProfiles)
             case .child(let name):
                 let r = rules[Int(cur)]
                 if let c = r.children.first(where: { rules[Int($0)].name == name }) {
@@ -598,7 +722,19 @@ public struct PlanCompiler: Sendable {
             }
             i += 1
         }
+        if let targets = resolvedTargets {
+            guard !targets.isEmpty else { return SliceTest(steps: steps, check: .undecided) }
+            switch d.kind {
+            case .type: return SliceTest(steps: steps, check: .resolvedType(targets))
+            case .profile: return SliceTest(steps: steps, check: .profile(targets))
+            default: return SliceTest(steps: steps, check: .undecided)
+            }
+        }
         let target = rules[Int(cur)]
+        // As the Java validator: an element the slice prohibits (max 0) at the discriminator path is matched
+        // by its absence, whatever the discriminator type (a `$this` type slice with max 0 matches nothing,
+        // so such a member falls to the slicing rules: an error when the slicing is closed).
+        if remaining.isEmpty && target.max == 0 { return SliceTest(steps: steps, check: .exists(false)) }
         switch d.kind {
         case .value, .pattern:
             if let fv = target.fixed ?? target.pattern {

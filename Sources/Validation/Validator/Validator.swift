@@ -19,6 +19,11 @@ public struct ValidatorOptions: Sendable {
     public var securityChecks = false
     /// URLs on example.org / example.com are accepted (the Java validator's `examples` setting).
     public var allowExampleURLs = true
+    /// Check the resource type a literal reference names (`Group/1`) against the element's target
+    /// profiles when the reference does not resolve inside the resource or its Bundle (references that
+    /// resolve are always checked, against their target's actual type). The Java validator checks them
+    /// only when its reference policy asks for types (`CHECK_TYPE` and stronger, not `IGNORE`).
+    public var checkUnresolvedReferenceTypes = true
     public init() {}
 }
 
@@ -55,7 +60,24 @@ public final class Validator: Sendable {
     private let memoizeCodes: Bool
     static let codeResultLimit = 50_000
 
-    struct CodeKey: Hashable, Sendable { let code: String; let system: String?; let display: String?; let valueSet: String }
+    struct CodeKey: Hashable, Sendable {
+        let code: String; let system: String?; let display: String?; let valueSet: String
+
+        /// Equal keys hash alike: the code fully, the long URLs and the display by their length and last
+        /// bytes (they share long prefixes; hashing them whole dominated the lookup).
+        func hash(into h: inout Hasher) {
+            h.combine(code)
+            Self.mix(system, &h)
+            Self.mix(display, &h)
+            Self.mix(valueSet, &h)
+        }
+
+        static func mix(_ s: String?, _ h: inout Hasher) {
+            guard let s else { h.combine(-1); return }
+            h.combine(s.utf8.count)
+            for b in s.utf8.suffix(8) { h.combine(b) }
+        }
+    }
 
     struct TargetTypes: Sendable { let rule: ElementRule; let allowed: [String]? }
 
@@ -118,17 +140,21 @@ public final class Validator: Sendable {
         return allowed
     }
 
+    /// The resource type a target profile constrains (nil when the profile cannot be found).
+    func targetTypeName(_ profile: String) -> String? {
+        if profile.hasPrefix(Validator.coreBase), model.type(named: String(profile.dropFirst(Validator.coreBase.count))) != nil {
+            return String(profile.dropFirst(Validator.coreBase.count))
+        }
+        return plan(for: profile)?.typeName
+    }
+
     private func computeAllowedTargetTypes(_ rule: ElementRule) -> [String]? {
         var allowed: [String] = []
         for t in rule.types where t.code == "Reference" {
             for p in t.targetProfiles {
-                if p.hasPrefix(Validator.coreBase), model.type(named: String(p.dropFirst(Validator.coreBase.count))) != nil {
-                    allowed.append(String(p.dropFirst(Validator.coreBase.count)))
-                } else if let plan = plan(for: p) {
-                    allowed.append(plan.typeName)
-                } else {
-                    return nil  // unknown target profile: cannot decide
-                }
+                // An unknown target profile: cannot decide.
+                guard let type = targetTypeName(p) else { return nil }
+                allowed.append(type)
             }
         }
         guard !allowed.isEmpty, !allowed.contains("Resource"), !allowed.contains("DomainResource") else { return nil }
@@ -153,7 +179,7 @@ public final class Validator: Sendable {
 
 /// Type ids the validator special-cases.
 struct WellKnownTypes: Sendable {
-    let extensionType, reference, coding, codeableConcept, code, bundle, bundleEntry, canonical, uri, url, string, resource, narrative: ModelInfo.TypeID
+    let extensionType, reference, coding, codeableConcept, code, bundle, bundleEntry, canonical, uri, url, string, resource, narrative, attachment: ModelInfo.TypeID
     init(_ m: ModelInfo) {
         extensionType = m.type(named: "Extension") ?? -1
         reference = m.type(named: "Reference") ?? -1
@@ -168,5 +194,6 @@ struct WellKnownTypes: Sendable {
         string = m.type(named: "string") ?? -1
         resource = m.type(named: "Resource") ?? -1
         narrative = m.type(named: "Narrative") ?? -1
+        attachment = m.type(named: "Attachment") ?? -1
     }
 }

@@ -10,12 +10,22 @@ struct Walker {
     var issues: [OutcomeIssue] = []
     /// Nodes the reader already reported (their emptiness is not reported again as ele-1).
     var reported: Set<Int32> = []
-    /// Core plan per model type, loaded on first use.
-    var typePlans: [ValidationPlan?]
+    /// Core plan per model type, loaded on first use. Unmanaged: the validator's plan cache keeps every
+    /// plan alive as long as the validator (held by `v`), and an array of plain pointers is created and
+    /// destroyed without touching reference counts (this is per document).
+    var typePlans: [Unmanaged<ValidationPlan>?]
     var typePlanLoaded: [Bool]
     var bundleIndexes: [Int32: BundleIndex] = [:]
     /// Extension context decisions already made in this run (nil problem = allowed).
     var contextDecisions: [ContextKey: String?] = [:]
+    /// Resolved reference targets checked against a target profile in this run: true while the check
+    /// is in progress (circular references are assumed to conform) and when it matched.
+    var targetChecks: [TargetCheck: Bool] = [:]
+
+    struct TargetCheck: Hashable {
+        let target: Int32
+        let plan: ObjectIdentifier
+    }
 
     struct ContextKey: Hashable {
         let plan: ObjectIdentifier
@@ -59,21 +69,20 @@ struct Walker {
     mutating func importStructureIssues() {
         for i in tree.issues {
             let code: IssueType = switch i.code { case .structure: .structure; case .invalid: .invalid; case .required: .required; case .value: .value }
-            issues.append(OutcomeIssue(severity: i.severity, code: code, message: i.message,
-                                       expression: i.node >= 0 && Int(i.node) < tree.nodes.count ? expression(i.node) : nil,
-                                       location: i.location))
+            var path = i.node >= 0 && Int(i.node) < tree.nodes.count ? expression(i.node) : nil
+            if let m = i.member, let p = path { path = p + "." + m }
+            issues.append(OutcomeIssue(severity: i.severity, code: code, message: i.message, expression: path, location: i.location))
             reported.insert(i.node)
         }
     }
 
     /// Issues without exact duplicates (a base rule met again through a profile is reported once).
     func finish() -> [OutcomeIssue] {
-        // Same key as the text `severity|code|expression|message` (case names hold no `|`), without
-        // interpolating the enums (reflection) for every issue.
+        // Same meaning as the text `severity|code|expression|message`, without building it.
         var seen = Set<IssueKey>()
         var out: [OutcomeIssue] = []
         out.reserveCapacity(issues.count)
-        for i in issues where seen.insert(IssueKey(severity: i.severity, code: i.code, text: (i.expression ?? "") + "|" + i.message)).inserted {
+        for i in issues where seen.insert(IssueKey(severity: i.severity, code: i.code, expression: i.expression, message: i.message)).inserted {
             out.append(i)
         }
         return out
@@ -82,7 +91,17 @@ struct Walker {
     struct IssueKey: Hashable {
         let severity: IssueSeverity
         let code: IssueType
-        let text: String
+        let expression: String?
+        let message: String
+
+        /// Equal keys hash alike; the message enters by its length only (hashing every message costs
+        /// more than the few comparisons a shared hash leads to).
+        func hash(into h: inout Hasher) {
+            h.combine(severity)
+            h.combine(code)
+            h.combine(expression)
+            h.combine(message.utf8.count)
+        }
     }
 
     var errorCount: Int { issues.reduce(0) { $0 + ($1.isError ? 1 : 0) } }
@@ -94,9 +113,9 @@ struct Walker {
         if !typePlanLoaded[Int(type)] {
             typePlanLoaded[Int(type)] = true
             let t = model[type: type]
-            if t.kind != .backbone { typePlans[Int(type)] = v.plan(for: Validator.coreBase + t.name) }
+            if t.kind != .backbone, let p = v.plan(for: Validator.coreBase + t.name) { typePlans[Int(type)] = Unmanaged.passUnretained(p) }
         }
-        return typePlans[Int(type)]
+        return typePlans[Int(type)]?.takeUnretainedValue()
     }
 
     // MARK: resources
@@ -112,6 +131,7 @@ struct Walker {
         walk(res, core, 0, core: true)
         if tree.child(res, "contained") != nil { checkContainedReferenced(res) }
         if n.type == v.ids.bundle { checkBundle(res) }
+        if typeName == "StructureDefinition" { checkStructureDefinition(res) }
 
         var profiles: [(String, Int32)] = []
         if let meta = tree.child(res, "meta") {
@@ -276,6 +296,8 @@ struct Walker {
             }
         }
         if checks.contains(.typeProfiles) { checkTypeProfiles(node, n, rule, plan) }
+        if checks.contains(.valueRules) { checkValueRules(node, n, rule, plan) }
+        if checks.contains(.languageControl) { checkLanguageControl(node, rule, plan) }
     }
 
     /// `type.profile` on an element: the element must conform to (one of) the named profiles.
@@ -294,35 +316,53 @@ struct Walker {
         }
         if urls.count == 1 {
             guard let p = v.plan(for: urls[0]) else {
-                report(.warning, .structure, node, "Profile \(urls[0]) (required by \(plan.versionedURL)#\(rule.id)) could not be found, so the element was not checked against it")
+                // As the Java validator: the profile the definition requires is unknown, so conformance
+                // cannot be established.
+                report(.error, .structure, node, "Unknown profile \(urls[0]) (required by \(plan.versionedURL)#\(rule.id)): the element cannot be checked against it")
                 return
             }
             if p === plan { return }
+            if let problem = profileTypeProblem(n, p) {
+                report(.error, .structure, node, problem)
+                return
+            }
             walkProfile(node, p)
             return
         }
-        // Several profiles: the element must match at least one of them.
-        var firstFailure: [OutcomeIssue]?
+        // Several profiles: the element must match at least one of them; when none matches, each
+        // profile's errors are reported, as the Java validator does.
+        var failures: [(url: String, errors: [OutcomeIssue])] = []
         for u in urls {
             guard let p = v.plan(for: u) else { continue }
+            if let problem = profileTypeProblem(n, p) {
+                failures.append((u, [OutcomeIssue(severity: .error, code: .structure, message: problem, expression: expression(node),
+                                                  location: tree[node].location)]))
+                continue
+            }
             var trial = self
             trial.issues = []
             trial.walkProfile(node, p)
             if trial.errorCount == 0 { issues += trial.issues; return }
-            if firstFailure == nil { firstFailure = trial.issues }
+            failures.append((u, trial.issues.filter(\.isError)))
         }
-        if let f = firstFailure {
-            report(.error, .structure, node, "The element does not match any of the allowed profiles (\(urls.joined(separator: ", ")))")
-            issues += f
+        guard !failures.isEmpty else { return }
+        report(.error, .structure, node, "Unable to find a match for the specified profile among choices: \(urls.joined(separator: ", "))")
+        for (u, errors) in failures {
+            for var e in errors {
+                e.message += " (validating against \(u))"
+                issues.append(e)
+            }
         }
     }
 
+    /// A profile applies only to instances of its type (or of a type derived from it).
+    func profileTypeProblem(_ n: ElementTree.Node, _ p: ValidationPlan) -> String? {
+        guard p.modelType >= 0, n.type >= 0, !model.isA(n.type, p.modelType) else { return nil }
+        return "The type '\(model[type: n.type].name)' is not valid - must be \(p.typeName) (profile \(p.versionedURL))"
+    }
+
     mutating func walkProfile(_ node: Int32, _ p: ValidationPlan) {
-        if tree[node].flags.contains(.resource) {
-            walk(node, p, 0, core: false)
-        } else {
-            walk(node, p, 0, core: false)
-        }
+        walk(node, p, 0, core: false)
     }
 
     // MARK: fixed and pattern values
@@ -332,20 +372,34 @@ struct Walker {
         switch f {
         case .primitive(let bytes):
             return n.hasValue && tree.bytes.equals(n.valueStart, n.valueLength, bytes)
-        case .complex(let members):
-            for m in members {
-                var kids: [Int32] = []
-                var c = node + 1
-                while c < n.end {
-                    let cn = tree[c]
-                    if tree.bytes.equals(cn.nameStart, cn.nameLength, m.name) { kids.append(c) }
-                    c = cn.end
-                }
+        case .complex(let members, let cheapestFirst):
+            // Children are visited in place (no arrays): this runs for every slice test of every member.
+            for m in cheapestFirst {
                 if exact {
-                    guard kids.count == m.items.count else { return false }
-                    for (k, item) in zip(kids, m.items) where !matches(k, item, exact: true) { return false }
+                    // Same number of repetitions, matched in order.
+                    var k = 0
+                    var c = node + 1
+                    while c < n.end {
+                        let cn = tree[c]
+                        if tree.bytes.equals(cn.nameStart, cn.nameLength, m.name) {
+                            guard k < m.items.count, matches(c, m.items[k], exact: true) else { return false }
+                            k += 1
+                        }
+                        c = cn.end
+                    }
+                    if k != m.items.count { return false }
                 } else {
-                    for item in m.items where !kids.contains(where: { matches($0, item, exact: false) }) { return false }
+                    // Every item of the pattern is contained in some repetition.
+                    for item in m.items {
+                        var found = false
+                        var c = node + 1
+                        while c < n.end {
+                            let cn = tree[c]
+                            if tree.bytes.equals(cn.nameStart, cn.nameLength, m.name) && matches(c, item, exact: false) { found = true; break }
+                            c = cn.end
+                        }
+                        if !found { return false }
+                    }
                 }
             }
             if exact {
@@ -367,7 +421,7 @@ struct Walker {
             if !matches(node, f, exact: true) {
                 report(.error, .value, node, "Value is \(describe(node)) but is fixed to \(f) in the profile \(profile)")
             }
-        case .complex(let members):
+        case .complex(let members, _):
             let n = tree[node]
             for m in members {
                 var kids: [Int32] = []

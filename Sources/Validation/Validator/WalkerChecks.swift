@@ -8,7 +8,7 @@ extension Walker {
         var kind = v.kinds[Int(n.type)]
         // Resource ids are typed string in the R4 definitions but must be valid ids.
         if kind == .string && n.parent >= 0 && tree.isResource(n.parent) && tree.nameIs(node, "id") { kind = .id }
-        if kind != .none, n.hasValue {
+        if kind != .none, n.valueLength > 0 {
             if kind == .xhtml {
                 if v.options.checkXHTML {
                     let result = tree.bytes.withBytes(n.valueStart, n.valueLength) { XHTMLChecker.analyse($0) }
@@ -16,12 +16,21 @@ extension Walker {
                     // txt-1 and txt-2 are both `htmlChecks()` in R4; decided here by the checker. As the Java
                     // validator (and the R4 publication, whose examples include empty divs), only txt-1 is
                     // enforced: txt-2 (non-whitespace content) is not reported.
+                    if !result.internalLinks.isEmpty { checkNarrativeLinks(node, result) }
+                    if !result.languageSections.isEmpty && result.contentOutsideSections {
+                        report(.warning, .businessRule, node, "The xhtml has some language sections (\(result.languageSections.sorted().joined(separator: ", "))), and also has content that is not in a language section")
+                    }
                     if result.illegal {
                         report(.error, .invariant, node, "Constraint failed: txt-1: 'The narrative SHALL contain only the basic html formatting elements and attributes described in chapters 7-11 (except section 4 of chapter 9) and 15 of the HTML 4.0 standard, <a> elements (either name or href), images and internally contained style attributes'", rule: "txt-1")
                     }
                 }
             } else if let problem = tree.bytes.withBytes(n.valueStart, n.valueLength, { PrimitiveFormats.check(kind, $0) }) {
-                report(problem.severity, .invalid, node, problem.message)
+                if kind == .base64Binary && problem.severity == .error && n.parent >= 0 && tree[n.parent].type == v.ids.attachment {
+                    // Attachment content is checked as the attachment's, as the Java validator does.
+                    report(.error, .invalid, n.parent, "The base64 content in the data element is not valid base64 (\(problem.message))")
+                } else {
+                    report(problem.severity, .invalid, node, problem.message)
+                }
             }
             if kind == .string || kind == .markdown,
                tree.bytes.withBytes(n.valueStart, n.valueLength, { PrimitiveFormats.looksLikeHTML($0) }) {
@@ -34,7 +43,9 @@ extension Walker {
             }
         }
         let isResource = n.flags.contains(.resource)
-        if !isResource && !n.hasValue && !reported.contains(node) {
+        // An empty value (`value=""`, `""`) is no value: the reader reported it, and ele-1 applies as well.
+        let emptyValue = n.valueLength == 0
+        if !isResource && (!n.hasValue || emptyValue) && (emptyValue || !reported.contains(node)) {
             // ele-1: a value or children other than id.
             var ok = false
             var c = node + 1
@@ -48,6 +59,28 @@ extension Walker {
             checkExtension(node, n)
         } else if n.type == v.ids.reference {
             checkReferenceFormat(node)
+        }
+    }
+
+    /// Internal hyperlinks of a narrative (`<a href="#x">`) must reach an anchor (`id` or `name`) of a
+    /// narrative of the same resource (contained resources included) or a contained resource.
+    mutating func checkNarrativeLinks(_ div: Int32, _ result: XHTMLChecker.Result) {
+        var scope = tree.resource(containing: div)
+        if scope > 0, tree.nameIs(scope, "contained"), tree[scope].parent >= 0 { scope = tree.resource(containing: tree[scope].parent) }
+        var targets = Set(result.anchors)
+        let xhtmlType = model.type(named: "xhtml") ?? -1
+        var i = scope + 1
+        while i < tree[scope].end {
+            let n = tree[i]
+            if n.type == xhtmlType && i != div && n.valueLength > 0 {
+                targets.formUnion(tree.bytes.withBytes(n.valueStart, n.valueLength) { XHTMLChecker.analyse($0) }.anchors)
+            } else if n.flags.contains(.resource) && tree.nameIs(i, "contained"), let id = tree.childValue(i, "id") {
+                targets.insert(id)
+            }
+            i += 1
+        }
+        for link in result.internalLinks where !targets.contains(link) {
+            report(.error, .value, div, "Hyperlink '#\(link)' in the narrative does not resolve: no element of the narrative has this id or name, and no contained resource has this id")
         }
     }
 
@@ -77,11 +110,17 @@ extension Walker {
             return
         }
         if containsASCIIFast(url, "|", fallback: { url.contains("|") }) {
-            report(.error, .structure, node, "The extension URL must not contain a version ('\(url)')")
+            reportOnExtension(node, url: url, "The extension URL must not contain a version ('\(url)')")
         }
-        // Relative urls name the parts of a complex extension: its definition checks them.
+        // Relative urls name the parts of a complex extension: they must be defined by it.
         if !containsASCIIFast(url, ":", fallback: { url.contains(":") }) {
-            if host >= 0 && tree[host].type == v.ids.extensionType { return }
+            if host >= 0 && tree[host].type == v.ids.extensionType {
+                if let hostURL = tree.childValue(host, "url"), let hp = v.plan(for: hostURL), hp.typeName == "Extension",
+                   !hp.definesSubExtension(url) {
+                    reportOnExtension(node, url: url, "Sub-extension url '\(url)' is not defined by the Extension \(hp.versionedURL)")
+                }
+                return
+            }
             report(.error, .structure, node, "Extension.url must be an absolute URL ('\(url)')")
             return
         }
@@ -123,6 +162,13 @@ extension Walker {
             report(.error, .structure, node, "The extension \(url) is not a modifier extension: it cannot be used in modifierExtension")
         }
         walk(node, plan, 0, core: false)
+    }
+
+    /// An issue about the url of an extension, on the extension named by its url as the Java validator
+    /// writes it (`Patient.extension[1][url='http://…']`).
+    mutating func reportOnExtension(_ node: Int32, url: String, _ message: String) {
+        issues.append(OutcomeIssue(severity: .error, code: .structure, message: message, expression: expression(node) + "[url='\(url)']",
+                                   location: tree[node].location))
     }
 
     /// Names under which the element holding an extension can be designated by an extension context.
@@ -226,6 +272,13 @@ extension Walker {
             report(.error, .invalid, refNode, "The reference '\(ref)' is not valid: expected [ResourceType]/[id], an absolute URL, urn:uuid:, urn:oid: or #[contained id]")
             return
         }
+        // A reference resolved inside the Bundle must point to a resource of the type it names.
+        if let target = resolveInBundle(node, ref), let targetType = tree.typeName(target) {
+            let named = valid ? parts[0] : parts[parts.count - 2]
+            if targetType != named {
+                report(.error, .structure, node, "Matching reference for reference \(ref) has resourceType \(targetType)")
+            }
+        }
         // Resources passed together in a Parameters refer to each other: the target must be there.
         if let parameters = enclosingParameters(node), parts.count == 2 {
             var found = false
@@ -266,32 +319,83 @@ extension Walker {
         return nil
     }
 
+    /// The resource a Reference node points to inside the tree (a contained resource, or a Bundle entry).
+    mutating func resolveReference(_ node: Int32) -> Int32? {
+        guard let ref = tree.childValue(node, "reference") else { return nil }
+        if ref.hasPrefix("#") { return resolveContained(node, String(ref.dropFirst())) }
+        return resolveInBundle(node, ref)
+    }
+
     /// The resource type a Reference points to: from the resolved target (contained or Bundle entry),
     /// else from the reference text, else from `Reference.type`.
-    mutating func referencedType(_ node: Int32) -> (type: String, ref: String)? {
+    mutating func referencedType(_ node: Int32) -> (type: String, ref: String, resolved: Bool)? {
         let ref = tree.childValue(node, "reference")
         if let ref {
             if ref.hasPrefix("#") {
-                if let t = resolveContained(node, String(ref.dropFirst())), let tn = tree.typeName(t) { return (tn, ref) }
+                if let t = resolveContained(node, String(ref.dropFirst())), let tn = tree.typeName(t) { return (tn, ref, true) }
                 return nil
             }
-            if let target = resolveInBundle(node, ref), let tn = tree.typeName(target) { return (tn, ref) }
+            if let target = resolveInBundle(node, ref), let tn = tree.typeName(target) { return (tn, ref, true) }
             if !ref.hasPrefix("urn:") {
                 var parts = ref.split(ascii: UInt8(ascii: "?"))[0].split(ascii: UInt8(ascii: "/")).map(String.init)
                 if parts.count >= 4 && parts[parts.count - 2] == "_history" { parts.removeLast(2) }
-                if containsASCIIFast(ref, "?", fallback: { ref.contains("?") }) && !containsASCIIFast(ref, "/", fallback: { ref.contains("/") }) { return isResourceType(parts.first ?? "") ? (parts[0], ref) : nil }
-                if parts.count >= 2, isResourceType(parts[parts.count - 2]) { return (parts[parts.count - 2], ref) }
+                if containsASCIIFast(ref, "?", fallback: { ref.contains("?") }) && !containsASCIIFast(ref, "/", fallback: { ref.contains("/") }) { return isResourceType(parts.first ?? "") ? (parts[0], ref, false) : nil }
+                if parts.count >= 2, isResourceType(parts[parts.count - 2]) { return (parts[parts.count - 2], ref, false) }
             }
         }
-        if let t = tree.childValue(node, "type"), isResourceType(t) { return (t, ref ?? "(type \(t))") }
+        if let t = tree.childValue(node, "type"), isResourceType(t) { return (t, ref ?? "(type \(t))", false) }
         return nil
     }
 
     mutating func checkReferenceTarget(_ node: Int32, _ rule: ElementRule) {
         guard let allowed = v.allowedTargetTypes(rule) else { return }
-        guard let (type, ref) = referencedType(node) else { return }
+        guard let (type, ref, resolved) = referencedType(node) else { return }
+        if !resolved && !v.options.checkUnresolvedReferenceTypes { return }
         if !allowed.contains(type) {
             report(.error, .structure, node, "The type '\(type)' implied by the reference \(ref) is not a valid target for this element (must be one of [\(allowed.joined(separator: ", "))])")
+        } else if resolved {
+            checkTargetProfiles(node, ref: ref, rule)
+        }
+    }
+
+    /// A reference resolved inside the resource or its Bundle must conform to one of the element's target
+    /// profiles for its type (a core definition among them suffices).
+    mutating func checkTargetProfiles(_ node: Int32, ref: String, _ rule: ElementRule) {
+        guard let target = resolveReference(node), tree[target].type >= 0 else { return }
+        let targetType = tree[target].type
+        var candidates: [(url: String, plan: ValidationPlan)] = []
+        for t in rule.types where t.code == "Reference" {
+            for p in t.targetProfiles {
+                guard let plan = v.plan(for: p), plan.modelType >= 0, model.isA(targetType, plan.modelType) else { continue }
+                if plan.isBase { return }
+                candidates.append((p, plan))
+            }
+        }
+        guard !candidates.isEmpty else { return }
+        var failures: [(url: String, errors: [OutcomeIssue])] = []
+        for (url, plan) in candidates {
+            let key = TargetCheck(target: target, plan: ObjectIdentifier(plan))
+            if let known = targetChecks[key] {
+                if known { return }
+                failures.append((url, []))
+                continue
+            }
+            targetChecks[key] = true
+            var trial = self
+            trial.issues = []
+            trial.walk(target, plan, 0, core: false)
+            targetChecks = trial.targetChecks
+            let matched = trial.errorCount == 0
+            targetChecks[key] = matched
+            if matched { return }
+            failures.append((url, trial.issues.filter(\.isError)))
+        }
+        report(.error, .structure, node, "Unable to find a profile match for \(ref) among choices: \(candidates.map(\.url).joined(separator: ", "))")
+        for (url, errors) in failures {
+            for e in errors {
+                issues.append(OutcomeIssue(severity: .information, code: .structure, message: "Details for \(ref) matching against profile \(url): \(e.message) (at \(e.expression ?? "-"))",
+                                           expression: expression(node), location: tree[node].location))
+            }
         }
     }
 
@@ -328,11 +432,17 @@ extension Walker {
         if let r = idx.byFullURL[ref] { return r }
         if containsASCIIFast(ref, ":", fallback: { ref.contains(":") }) { return nil }
         // Relative: against the base of the referring entry's fullUrl, else by type and id.
-        if let entry = Optional(tree[resource].parent), let full = tree.childValue(entry, "fullUrl"), !full.hasPrefix("urn:") {
-            let parts = full.split(ascii: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-            if parts.count > 2 {
-                let base = parts.dropLast(2).joined(separator: "/")
-                if let r = idx.byFullURL[base + "/" + ref] { return r }
+        if let entry = Optional(tree[resource].parent), let full = tree.childValue(entry, "fullUrl") {
+            if full.hasPrefix("urn:uuid:") {
+                // The base of a `urn:uuid:` identity is `urn:uuid:`: `Type/id` stands for `urn:uuid:id`.
+                let parts = ref.split(ascii: UInt8(ascii: "/"))
+                if parts.count == 2, let r = idx.byFullURL["urn:uuid:" + parts[1]] { return r }
+            } else if !full.hasPrefix("urn:") {
+                let parts = full.split(ascii: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+                if parts.count > 2 {
+                    let base = parts.dropLast(2).joined(separator: "/")
+                    if let r = idx.byFullURL[base + "/" + ref] { return r }
+                }
             }
         }
         let key = ref.split(ascii: UInt8(ascii: "/")).prefix(2).joined(separator: "/")

@@ -13,9 +13,12 @@ extension Walker {
         while m < to { members.append(m); m = tree[m].end }
         var assigned = [Int](repeating: -1, count: members.count)
         var anyUndecidable = false
+        // What each discriminator path reaches from a member is the same for every slice: found once.
+        var reached = [(nodes: [Int32], unresolved: Bool)?](repeating: nil, count: slicing.discriminators.count)
         for (k, node) in members.enumerated() {
+            for d in reached.indices { reached[d] = nil }
             for (si, tests) in br.sliceTests.enumerated() {
-                switch sliceMatches(node, tests) {
+                switch sliceMatches(node, tests, reached: &reached) {
                 case .some(true): assigned[k] = si
                 case .none: anyUndecidable = true
                 case .some(false): break
@@ -63,14 +66,27 @@ extension Walker {
     }
 
     /// true/false when the discriminators decide, nil when none of them can be evaluated here.
-    mutating func sliceMatches(_ node: Int32, _ tests: [SliceTest]) -> Bool? {
+    mutating func sliceMatches(_ node: Int32, _ tests: [SliceTest], reached: inout [(nodes: [Int32], unresolved: Bool)?]) -> Bool? {
         var decided = false
-        for t in tests {
+        for (d, t) in tests.enumerated() {
             if case .undecided = t.check { continue }
+            let (targets, unresolved): ([Int32], Bool)
+            if d < reached.count, let known = reached[d] {
+                (targets, unresolved) = known
+            } else {
+                (targets, unresolved) = follow(node, t.steps)
+                if d < reached.count { reached[d] = (targets, unresolved) }
+            }
+            // A reference that cannot be resolved here does not decide.
+            if targets.isEmpty && unresolved { continue }
             decided = true
-            let targets = follow(node, t.steps)
             switch t.check {
             case .undecided: continue
+            case .resolvedType(let urls):
+                if targets.isEmpty { return false }
+                for x in targets {
+                    guard let tn = tree.typeName(x), urls.contains(where: { v.targetTypeName($0) == tn }) else { return false }
+                }
             case .value(let fv, let exact):
                 if !targets.contains(where: { matches($0, fv, exact: exact) }) { return false }
             case .type(let ids):
@@ -96,29 +112,38 @@ extension Walker {
         return decided ? true : nil
     }
 
-    func follow(_ node: Int32, _ steps: [SliceTest.Step]) -> [Int32] {
+    /// The nodes a discriminator path reaches from `node`, and whether a `resolve()` met a reference it
+    /// could not resolve (to a contained resource or a Bundle entry).
+    mutating func follow(_ node: Int32, _ steps: [SliceTest.Step]) -> (nodes: [Int32], unresolved: Bool) {
         var current = [node]
+        var unresolved = false
         for step in steps {
             var next: [Int32] = []
             switch step {
+            case .resolve:
+                for n in current {
+                    if let target = resolveReference(n) { next.append(target) } else { unresolved = true }
+                }
             case .child(let name):
                 for n in current {
                     for c in tree.children(n) {
                         let e = tree[c].element
-                        if e >= 0 ? model[element: e].name == name : tree.nameIs(c, name) { next.append(c) }
+                        if e >= 0 ? model.elementNameIs(e, name) : tree.nameIs(c, name) { next.append(c) }
                     }
                 }
             case .ofType(let t):
                 next = current.filter { tree.typeName($0) == t }
             case .extensionURL(let u):
                 for n in current {
-                    for c in tree.children(n) where tree.nameIs(c, "extension") && tree.childValue(c, "url") == u { next.append(c) }
+                    for c in tree.children(n) where tree.nameIs(c, "extension") && (tree.child(c, "url").map { tree.valueIs($0, u) } ?? false) {
+                        next.append(c)
+                    }
                 }
             }
             current = next
             if current.isEmpty { break }
         }
-        return current
+        return (current, unresolved)
     }
 
     // MARK: bindings

@@ -38,6 +38,14 @@ enum XHTMLChecker {
         var illegal = false
         /// Some non-whitespace text or an image (txt-2).
         var hasContent = false
+        /// Languages of the language sections: children of the root div with a `lang` or `xml:lang`
+        /// attribute (the narrative-language-control rules).
+        var languageSections: [String] = []
+        /// Text or elements directly in the root div outside any language section.
+        var contentOutsideSections = false
+        /// Targets of internal hyperlinks (`href="#x"` gives `x`) and the anchors (`id`, `name`) defined.
+        var internalLinks: [String] = []
+        var anchors: [String] = []
     }
 
     /// Problems found, as messages (empty when the XHTML is acceptable).
@@ -76,7 +84,10 @@ enum XHTMLChecker {
                     problems.append("The narrative has text outside the root div"); return problems
                 }
                 if v[i] == 0x26, let problem = entityProblem(v, at: i) { problems.append(problem) }
-                if !stack.isEmpty && !PrimitiveFormats.isWS(v[i]) { result.hasContent = true }
+                if !stack.isEmpty && !PrimitiveFormats.isWS(v[i]) {
+                    result.hasContent = true
+                    if stack.count == 1 { result.contentOutsideSections = true }
+                }
                 i += 1; continue
             }
             // Comments, CDATA, processing instructions, doctype.
@@ -122,6 +133,8 @@ enum XHTMLChecker {
             }
             if lowerLocal == "img" { result.hasContent = true }
             var xmlns: String?
+            var lang: String?
+            let isTopLevel = stack.count == 1
             // Attributes.
             while true {
                 skipWS()
@@ -151,12 +164,22 @@ enum XHTMLChecker {
                     result.illegal = true
                 }
                 if lower == "xmlns" { xmlns = value }
+                if lower == "lang" || lower == "xml:lang" { lang = value }
+                if lower == "id" || lower == "name" { result.anchors.append(value) }
+                if lower == "href" && value.hasPrefix("#") && value.count > 1 { result.internalLinks.append(String(value.dropFirst())) }
                 if lower == "href" || lower == "src" {
                     let compact = value.lowercased().filter { !$0.isWhitespace }
                     if compact.hasPrefix("javascript:") || compact.hasPrefix("vbscript:") {
                         problems.append("Attribute '\(attr)' on '\(name)' uses a script URL, which is not allowed")
                         result.illegal = true
                     }
+                }
+            }
+            if isTopLevel {
+                if let lang, !lang.isEmpty {
+                    if !result.languageSections.contains(lang) { result.languageSections.append(lang) }
+                } else {
+                    result.contentOutsideSections = true
                 }
             }
             if isRoot && xmlns != namespace {
