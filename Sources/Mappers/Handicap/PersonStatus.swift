@@ -99,11 +99,24 @@ public enum PersonStatusTask {
     /// The Task for `status` with the given server id and meta (`lastUpdated` a FHIR instant).
     public static func build(_ status: PersonStatus, id: String, versionId: Int, lastUpdated: String, tags: [(system: String, code: String, display: String)] = [])
         -> ElementTree {
+        make(status, stored: (id, versionId, lastUpdated), tags: tags)
+    }
+
+    /// The Task for `status` as a client posts it (flow 4, MDPH events): no id, versionId or lastUpdated,
+    /// which the server assigns.
+    public static func request(_ status: PersonStatus, tags: [(system: String, code: String, display: String)] = []) -> ElementTree {
+        make(status, stored: nil, tags: tags)
+    }
+
+    static func make(_ status: PersonStatus, stored: (id: String, versionId: Int, lastUpdated: String)?,
+                     tags: [(system: String, code: String, display: String)]) -> ElementTree {
         var b = ElementTreeBuilder(resourceType: "Task")
-        b.primitive("id", id)
+        if let stored { b.primitive("id", stored.id) }
         b.begin("meta")
-        b.primitive("versionId", String(versionId))
-        b.primitive("lastUpdated", lastUpdated)
+        if let stored {
+            b.primitive("versionId", String(stored.versionId))
+            b.primitive("lastUpdated", stored.lastUpdated)
+        }
         b.primitive("profile", SDOCodeSystems.taskProfile)
         for t in tags { b.begin("tag"); b.primitive("system", t.system); b.primitive("code", t.code); b.primitive("display", t.display); b.end() }
         b.end()
