@@ -145,6 +145,16 @@ import Validation
         #expect(try Self.mismatches(altered, database: sb.pristineDatabase) == ["decision \(Self.decision(seed, "annulee")?["idNatDecision"]?.string ?? "") differs"])
     }
 
+    @Test func resetRefusesAConfigurationThatIsNotASandbox() throws {
+        let dir = StoreTempDir()
+        try Data(#"{"databasePath": "gateway.sqlite", "sandbox": false}"#.utf8).write(to: URL(fileURLWithPath: dir.file("gateway.json")))
+        let r = try TestSupport.run(G.binary, ["sandbox", "reset", dir.path])
+        #expect(r.status == 1 && r.stderr.contains("not a sandbox configuration"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("gateway.sqlite")), "the database is not even opened")
+        let usage = try TestSupport.run(G.binary, ["sandbox", "reset"])
+        #expect(usage.status == 1 && usage.stderr.contains("sandbox reset DIR"))
+    }
+
     /// A private sandbox: the shared one's configuration and PKI, a backup of its database.
     static func privateCopy(_ dir: StoreTempDir) throws -> String {
         let fm = FileManager.default

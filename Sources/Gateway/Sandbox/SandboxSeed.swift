@@ -190,6 +190,7 @@ enum SandboxSeed {
             try plantUnits(tx, ror: ror, establishment: eg, units: units.filter { $0.establishment == eg })
         }
         var idNats: [String: String] = [:]
+        var specs: [String: DecisionSpec] = [:]
         for step in steps {
             tx.nextWriteInstant()
             switch step {
@@ -197,12 +198,13 @@ enum SandboxSeed {
                 let intake = try flows.intake(tx, mdph: mdph, kind: .decision, cda: DecisionDocumentWriter.write(decision(spec, units: units)),
                                               official: nil, clientId: actor)
                 idNats[spec.idDecision] = intake.idNat
+                specs[spec.idDecision] = spec
                 try tx.audit(audit(mdph.establishment, "DocumentReference", [intake.stored.id, intake.idNat], "\(spec.scenario) \(intake.outcome)"))
             case .evaluation(let idDecision):
-                guard let idNat = idNats[idDecision], let d = try tx.decision(idNat: idNat),
-                      let person = steps.lazy.compactMap({ s -> Int? in if case .decision(let spec) = s, spec.idDecision == idDecision { spec.person } else { nil } }).first
-                else { throw Failure(description: "sandbox seed: evaluation of an unknown decision \(idDecision)") }
-                let cda = DecisionDocumentWriter.write(evaluation(idNat: d.idNat, idDecision: idDecision, person: persons[person].oriented))
+                guard let idNat = idNats[idDecision], let person = specs[idDecision]?.person else {
+                    throw Failure(description: "sandbox seed: evaluation of an unknown decision \(idDecision)")
+                }
+                let cda = DecisionDocumentWriter.write(evaluation(idNat: idNat, idDecision: idDecision, person: persons[person].oriented))
                 let intake = try flows.intake(tx, mdph: mdph, kind: .evaluation, cda: cda, official: nil, clientId: actor)
                 try tx.audit(audit(mdph.establishment, "DocumentReference", [intake.stored.id, intake.idNat], intake.outcome))
             case .status(let idDecision, let unit, let code, let reason, let unitStatus):
