@@ -36,9 +36,16 @@ if args.first == "serve" {
     exit(0)
 }
 if args.first == "sandbox" {
-    // fhir-gateway sandbox init DIR [--host H] [--port N]
+    // fhir-gateway sandbox init DIR [--host H] [--port N] | sandbox reset DIR
     runOrExit {
-        guard args.count >= 3, args[1] == "init" else { throw GatewayRunner.Failure.startup("usage: fhir-gateway sandbox init DIR [--host H] [--port N]") }
+        if args.count == 3, args[1] == "reset" {
+            let seed = try Sandbox.reset(directory: args[2])
+            print("sandbox seed restored in \(args[2]): \(seed["decisions"]?.array?.count ?? 0) decisions, poll from \(seed["pollFrom"]?.string ?? "-")")
+            return
+        }
+        guard args.count >= 3, args[1] == "init" else {
+            throw GatewayRunner.Failure.startup("usage: fhir-gateway sandbox init DIR [--host H] [--port N] | fhir-gateway sandbox reset DIR")
+        }
         var host = "127.0.0.1", port: UInt16 = 8443
         var i = 3
         while i + 1 < args.count {

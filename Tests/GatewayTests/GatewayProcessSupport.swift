@@ -1,4 +1,6 @@
 import Foundation
+import FHIRModels
+import Gateway
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +24,10 @@ enum GatewayProcess {
         var badCerts: [String: [String: String]]
         var clients: [SandboxClient]
         var caFile: String
+        /// The module Handicap's seed as `sandbox init` described it (`seed` of sandbox.json).
+        var seed: JSONValue
+        /// A backup of the database taken right after `sandbox init`, before any test wrote to it.
+        var pristineDatabase: String { dir + "/pristine.sqlite" }
         func client(_ name: String) -> SandboxClient { clients.first { $0.name == name }! }
         func badCert(_ name: String) -> (cert: String, key: String) {
             let pair = badCerts[name]!
@@ -33,6 +39,7 @@ enum GatewayProcess {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gw-sandbox-\(getpid())").path
         let r = try! TestSupport.run(binary, ["sandbox", "init", dir, "--port", "0"], timeout: 60)
         precondition(r.status == 0, "sandbox init failed: \(r.stderr)")
+        try! SQLiteStore(path: dir + "/gateway.sqlite").backup(to: dir + "/pristine.sqlite")
         let data = FileManager.default.contents(atPath: dir + "/sandbox.json")!
         let json = try! JSONSerialization.jsonObject(with: data) as! [String: Any]
         let clients = (json["clients"] as! [[String: Any]]).map { c in
@@ -42,7 +49,7 @@ enum GatewayProcess {
                           scopes: c["scopes"] as! String)
         }
         return Sandbox(dir: dir, topLevelKeys: Set(json.keys), badCerts: json["badCerts"] as! [String: [String: String]],
-                       clients: clients, caFile: json["caFile"] as! String)
+                       clients: clients, caFile: json["caFile"] as! String, seed: (try! JSONValue.parse([UInt8](data)))["seed"] ?? .null)
     }()
 
     /// A running `serve --sandbox` process.

@@ -27,6 +27,17 @@ import FHIRModels
         return true
     }()
 
+    /// The units `sandbox init` seeded for an EG (sandbox.json `seed.establishments`): (idROR, resource id).
+    static func seeded(_ eg: String) -> [(rorId: String, id: String)] {
+        let e = (G.sandbox.seed["establishments"]?.array ?? []).first { $0["establishment"]?.string == eg }
+        return (e?["units"]?.array ?? []).map { ($0["idROR"]?.string ?? "", $0["healthcareService"]?.string ?? "") }
+    }
+
+    /// The resource ids an EG's search returns: the seeded units and the fixtures paired here, in idROR order.
+    static func expected(_ eg: String, _ paired: [(rorId: String, id: String)]) -> [String] {
+        (seeded(eg) + paired).sorted { $0.rorId < $1.rorId }.map(\.id)
+    }
+
     @Test func healthcareServicesAreIsolatedPerEstablishment() throws {
         #expect(Self.mirrored)
         let sb = G.sandbox
@@ -42,16 +53,19 @@ import FHIRModels
             ((r.json?["entry"] as? [[String: Any]]) ?? []).compactMap { ($0["resource"] as? [String: Any])?["id"] as? String }
         }
 
+        let expectedA = Self.expected(F.egA, [("99/0000101", "99-0000101"), ("99/0000103", "99-0000103"), ("OI-0102-UE", "OI.2D0102.2DUE")])
+        let expectedB = Self.expected(F.egB, [("98/0000201", "98-0000201")])
+        #expect(expectedA.count == 3 + Self.seeded(F.egA).count && !Self.seeded(F.egA).isEmpty && !Self.seeded(F.egB).isEmpty)
         let searchA = try get("HealthcareService", a, tokenA)
         #expect(searchA.status == 200, "\(searchA.body)")
-        #expect(searchA.json?["total"] as? Int == 3 && ids(searchA) == ["99-0000101", "99-0000103", "OI.2D0102.2DUE"])
+        #expect(searchA.json?["total"] as? Int == expectedA.count && ids(searchA) == expectedA)
         let entries = try #require(searchA.json?["entry"] as? [[String: Any]])
         for e in entries {
             let provider = ((e["resource"] as? [String: Any])?["providedBy"] as? [String: Any])?["identifier"] as? [String: Any]
             #expect(provider?["system"] as? String == "https://finess.esante.gouv.fr" && provider?["value"] as? String == "990000101")
         }
         let searchB = try get("HealthcareService", b, tokenB)
-        #expect(searchB.json?["total"] as? Int == 1 && ids(searchB) == ["98-0000201"])
+        #expect(searchB.json?["total"] as? Int == expectedB.count && ids(searchB) == expectedB)
 
         // Read: the unit block the DUI needs.
         let read = try get("HealthcareService/99-0000101", a, tokenA)
@@ -85,14 +99,14 @@ import FHIRModels
         #expect(try get("HealthcareService?identifier=99/0000101", b, tokenB).json?["total"] as? Int == 0)
 
         // Search parameters.
-        #expect(try get("HealthcareService?organization=\(F.egA)", a, tokenA).json?["total"] as? Int == 3)
+        #expect(try get("HealthcareService?organization=\(F.egA)", a, tokenA).json?["total"] as? Int == expectedA.count)
         #expect(ids(try get("HealthcareService?identifier=99%2F0000101", a, tokenA)) == ["99-0000101"])
         #expect(ids(try get("HealthcareService?identifier=https://oi.esante.gouv.fr%7COI-0102-UE", a, tokenA)) == ["OI.2D0102.2DUE"])
         let page = try get("HealthcareService?_count=2", a, tokenA)
-        #expect(ids(page) == ["99-0000101", "99-0000103"])
+        #expect(ids(page) == Array(expectedA.prefix(2)))
         let next = try #require(((page.json?["link"] as? [[String: Any]]) ?? []).first { $0["relation"] as? String == "next" }?["url"] as? String)
         let second = try G.curl(next, cert: G.pair(a), ["-H", "Authorization: Bearer \(tokenA)", "-H", "struct_idnat: \(a.egs[0])"])
-        #expect(ids(second) == ["OI.2D0102.2DUE"])
+        #expect(ids(second) == Array(expectedA.dropFirst(2).prefix(2)))
         let badOrg = try get("HealthcareService?organization=Organization/abc", a, tokenA)
         #expect(badOrg.status == 400 && badOrg.rule == "SEARCH-VALUE")
         #expect(try get("HealthcareService?name=IME", a, tokenA).rule == "SEARCH-PARAMETER")
@@ -112,8 +126,9 @@ import FHIRModels
         // Operator routes.
         let op = G.pair(sb.client("operator"))
         let status = try G.curl(server.base + "/admin/ror/\(F.egA)", cert: op)
-        #expect(status.status == 200 && status.json?["state"] as? String == "enCoursDeSynchronisation")
-        #expect((status.json?["units"] as? [Any])?.count == 3)
+        // The seed switched updates on; pairing more units does not change the state.
+        #expect(status.status == 200 && status.json?["state"] as? String == "miseAJourOffreActive")
+        #expect((status.json?["units"] as? [Any])?.count == expectedA.count)
         #expect(try G.curl(server.base + "/admin/ror/\(F.egA)", cert: G.pair(a)).status == 403)
         let noRor = try G.curl(server.base + "/admin/ror/\(F.egA)/refresh", cert: op, ["-X", "POST"])
         #expect(noRor.status == 503 && noRor.rule == "ROR-NOT-CONFIGURED")

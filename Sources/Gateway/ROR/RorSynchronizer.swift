@@ -48,8 +48,13 @@ public final class RorSynchronizer: Sendable {
     /// Projects inputs (single resources or bundles) for one EG, resolving organisations across all
     /// inputs and those kept from earlier pulls of that EG.
     public func project(_ trees: [ElementTree], establishment: String, complete: Bool) throws -> RorBatch {
+        try store.read { tx in try project(tx, trees, establishment: establishment, complete: complete) }
+    }
+
+    /// `project` with the organisations kept in `tx` (a transaction that may already hold writes).
+    public func project(_ tx: any StoreReadTransaction, _ trees: [ElementTree], establishment: String, complete: Bool) throws -> RorBatch {
         let today = Self.day(clock())
-        var known = try store.read { tx in try tx.rorNodes(establishment: establishment).mapValues(\.node) }
+        var known = try tx.rorNodes(establishment: establishment).mapValues(\.node)
         // Organisations first, from every input, so that an offer may name one given in another file.
         for t in trees { for n in projector.project(t, today: today).nodes { known[n.logicalId] = n } }
         var batch = RorBatch(complete: complete)
@@ -66,13 +71,16 @@ public final class RorSynchronizer: Sendable {
     // MARK: runs
 
     public func startRun(establishment: String, trigger: RorSyncTrigger, scope: String, watermarkFrom: Timestamp? = nil) throws -> RorSyncRun {
+        try store.write { tx in try startRun(tx, establishment: establishment, trigger: trigger, scope: scope, watermarkFrom: watermarkFrom) }
+    }
+
+    public func startRun(_ tx: any StoreWriteTransaction, establishment: String, trigger: RorSyncTrigger, scope: String,
+                         watermarkFrom: Timestamp? = nil) throws -> RorSyncRun {
         var run = RorSyncRun(establishment: establishment, trigger: trigger, scope: scope, startedAt: clock(), watermarkFrom: watermarkFrom)
-        run.id = try store.write { tx in
-            if try tx.rorEstablishment(establishment) == nil {
-                try tx.putRorEstablishment(RorEstablishmentSync(establishment: establishment, stateChangedAt: run.startedAt))
-            }
-            return try tx.startRorRun(run)
+        if try tx.rorEstablishment(establishment) == nil {
+            try tx.putRorEstablishment(RorEstablishmentSync(establishment: establishment, stateChangedAt: run.startedAt))
         }
+        run.id = try tx.startRorRun(run)
         return run
     }
 
@@ -100,34 +108,37 @@ public final class RorSynchronizer: Sendable {
     /// `fromServer`: a pull of the live ROR moves the watermark (and a full one the reconciliation date);
     /// a file import does not.
     public func apply(_ batch: RorBatch, to run: RorSyncRun, by actor: String = "ror-sync", fromServer: Bool = true) throws -> RorSyncRun {
+        let r = try store.write { tx in try apply(tx, batch, to: run, by: actor, fromServer: fromServer) }
+        Log.info("ror.sync", [("run", String(r.id)), ("establishment", r.establishment ?? "-"), ("trigger", r.trigger.rawValue),
+                              ("offers", String(r.applied)), ("units", String(r.unitsUpdated)), ("alerts", String(r.alertsRaised))])
+        return r
+    }
+
+    /// `apply` inside the caller's transaction (no log line).
+    public func apply(_ tx: any StoreWriteTransaction, _ batch: RorBatch, to run: RorSyncRun, by actor: String = "ror-sync",
+                      fromServer: Bool = true) throws -> RorSyncRun {
         guard let eg = run.establishment else { throw StoreError.invalidArgument("ROR run without establishment") }
         let now = clock()
         var r = run
-        r = try store.write { tx in
-            var r = r
-            let counts = try applySource(tx, batch, establishment: eg, now: now)
-            let evaluation = try evaluate(tx, establishment: eg, runId: r.id, now: now, by: actor)
-            r.received = batch.offers.count
-            r.applied = counts
-            r.unitsUpdated = evaluation.units
-            r.alertsRaised = evaluation.alerts
-            r.status = .succeeded
-            r.endedAt = clock()
-            r.watermarkTo = fromServer ? r.startedAt : nil
-            r.outcome = batch.issues.isEmpty ? nil : String(decoding: OperationOutcomeBuilder.json(batch.issues), as: UTF8.self)
-            if fromServer, var e = try tx.rorEstablishment(eg) {
-                if r.trigger != .manualUnit { e.watermark = r.startedAt }
-                if batch.complete { e.lastFullSyncAt = r.startedAt }
-                try tx.putRorEstablishment(e)
-            }
-            try tx.finishRorRun(r)
-            try tx.audit(AuditEntry(geographicEntityId: eg, interaction: "ror-sync", resourceType: "HealthcareService",
-                                    resourceIds: Array(Set(batch.offers.map(\.rorId))).sorted().prefix(50).map { $0 }, status: 200,
-                                    outcome: "run \(r.id) \(r.trigger.rawValue): \(r.applied) offers, \(r.unitsUpdated) units, \(r.alertsRaised) alerts"))
-            return r
+        let counts = try applySource(tx, batch, establishment: eg, now: now)
+        let evaluation = try evaluate(tx, establishment: eg, runId: r.id, now: now, by: actor)
+        r.received = batch.offers.count
+        r.applied = counts
+        r.unitsUpdated = evaluation.units
+        r.alertsRaised = evaluation.alerts
+        r.status = .succeeded
+        r.endedAt = clock()
+        r.watermarkTo = fromServer ? r.startedAt : nil
+        r.outcome = batch.issues.isEmpty ? nil : String(decoding: OperationOutcomeBuilder.json(batch.issues), as: UTF8.self)
+        if fromServer, var e = try tx.rorEstablishment(eg) {
+            if r.trigger != .manualUnit { e.watermark = r.startedAt }
+            if batch.complete { e.lastFullSyncAt = r.startedAt }
+            try tx.putRorEstablishment(e)
         }
-        Log.info("ror.sync", [("run", String(r.id)), ("establishment", eg), ("trigger", r.trigger.rawValue), ("offers", String(r.applied)),
-                              ("units", String(r.unitsUpdated)), ("alerts", String(r.alertsRaised))])
+        try tx.finishRorRun(r)
+        try tx.audit(AuditEntry(geographicEntityId: eg, interaction: "ror-sync", resourceType: "HealthcareService",
+                                resourceIds: Array(Set(batch.offers.map(\.rorId))).sorted().prefix(50).map { $0 }, status: 200,
+                                outcome: "run \(r.id) \(r.trigger.rawValue): \(r.applied) offers, \(r.unitsUpdated) units, \(r.alertsRaised) alerts"))
         return r
     }
 
@@ -299,49 +310,53 @@ public final class RorSynchronizer: Sendable {
     }
 
     func attach(establishment eg: String, platformUnit: String, rorId: String, ssr: Bool, create: Bool, by actor: String) throws -> RorStoredPairing {
+        try store.write { tx in try attach(tx, establishment: eg, platformUnit: platformUnit, rorId: rorId, ssr: ssr, create: create, by: actor) }
+    }
+
+    /// `pair` (create false) or `createUnit` (create true) inside the caller's transaction.
+    public func attach(_ tx: any StoreWriteTransaction, establishment eg: String, platformUnit: String, rorId: String, ssr: Bool = false,
+                       create: Bool, by actor: String) throws -> RorStoredPairing {
         guard !platformUnit.isEmpty, !rorId.isEmpty else { throw RorActionError("ROR-ARGUMENT", "unité de la plateforme et idROR requis") }
         let now = clock()
         let today = Self.day(now)
-        return try store.write { tx in
-            var est = try establishment(tx, eg, now: now)
-            if create, !est.state.allowsUnitCreation {
-                throw RorActionError(RorPairingRefusal(.state, "création d'unité depuis le ROR impossible dans l'état \(est.state.rawValue) (structure non validée)"))
-            }
-            let nodes = try tx.rorNodes(establishment: eg)
-            var facts: RorUnitFacts
-            var pairing: RorPairing
-            if let o = try tx.rorSourceOffer(establishment: eg, rorId: rorId), o.isDeclared {
-                facts = RorUnitFacts(offer: o.offer, establishment: eg, today: today)
-                pairing = RorPairing(establishment: eg, platformUnit: platformUnit, rorId: rorId, level: .offer, ssr: ssr, chain: o.offer.nodeChain,
-                                     targetLogicalId: o.offer.logicalId, createdFromRor: create)
-            } else if let n = nodes.values.first(where: { $0.goneAt == nil && $0.node.rorId == rorId && $0.node.level != .other }),
-                      Self.locate(n.node, nodes: nodes, preferring: eg) == eg {
-                let offers = try tx.rorSourceOffers(establishment: eg).filter { $0.isDeclared && $0.offer.nodeChain.contains(n.node.logicalId) }.map(\.offer)
-                facts = RorUnitFacts(node: n.node, establishment: eg, offers: offers, mirrorEstablishment: eg, today: today)
-                pairing = RorPairing(establishment: eg, platformUnit: platformUnit, rorId: rorId, level: n.node.level, ssr: ssr,
-                                     chain: Self.parents(of: n.node, nodes: nodes), targetLogicalId: n.node.logicalId, createdFromRor: create)
-            } else {
-                throw RorActionError(RorPairingRefusal(.notDeclared, "\(rorId) n'est pas une unité déclarée dans le ROR pour l'établissement \(eg)"))
-            }
-            if create, !facts.unit.isOpen || facts.closure?.type != nil {
-                throw RorActionError(RorPairingRefusal(.notOpen, "\(rorId) n'est pas ouverte dans le ROR (\(facts.closure?.summary ?? "fermée")) : création refusée"))
-            }
-            let existing = try tx.rorPairings(establishment: eg).map(\.pairing)
-            if let refusal = RorPairingRules.check(pairing, activities: facts.activities, existing: existing) { throw RorActionError(refusal) }
-            // The ROR unit may be paired in another EG's mirror (a unit moved): one platform unit per ROR unit.
-            if try tx.rorUnit(establishment: eg, rorId: rorId) != nil {
-                throw RorActionError(RorPairingRefusal(.rorUnitAlreadyPaired, "l'unité ROR \(rorId) est déjà dans le miroir de \(eg)"))
-            }
-            let stored = RorStoredPairing(pairing: pairing, applied: facts, pairedAt: now, pairedBy: actor)
-            try write(stored, applied: facts, tx: tx, now: now)
-            if est.state == .nonSynchronise, let next = est.state.after(.startPairing) {
-                est.state = next; est.stateChangedAt = now; est.stateChangedBy = actor
-                try tx.putRorEstablishment(est)
-            }
-            try tx.audit(AuditEntry(geographicEntityId: eg, interaction: create ? "ror-unit-create" : "ror-pair", resourceType: "HealthcareService",
-                                    resourceIds: [rorId], status: 200, outcome: "\(platformUnit) ↔ \(rorId) (\(pairing.level.rawValue)) by \(actor)"))
-            return stored
+        var est = try establishment(tx, eg, now: now)
+        if create, !est.state.allowsUnitCreation {
+            throw RorActionError(RorPairingRefusal(.state, "création d'unité depuis le ROR impossible dans l'état \(est.state.rawValue) (structure non validée)"))
         }
+        let nodes = try tx.rorNodes(establishment: eg)
+        var facts: RorUnitFacts
+        var pairing: RorPairing
+        if let o = try tx.rorSourceOffer(establishment: eg, rorId: rorId), o.isDeclared {
+            facts = RorUnitFacts(offer: o.offer, establishment: eg, today: today)
+            pairing = RorPairing(establishment: eg, platformUnit: platformUnit, rorId: rorId, level: .offer, ssr: ssr, chain: o.offer.nodeChain,
+                                 targetLogicalId: o.offer.logicalId, createdFromRor: create)
+        } else if let n = nodes.values.first(where: { $0.goneAt == nil && $0.node.rorId == rorId && $0.node.level != .other }),
+                  Self.locate(n.node, nodes: nodes, preferring: eg) == eg {
+            let offers = try tx.rorSourceOffers(establishment: eg).filter { $0.isDeclared && $0.offer.nodeChain.contains(n.node.logicalId) }.map(\.offer)
+            facts = RorUnitFacts(node: n.node, establishment: eg, offers: offers, mirrorEstablishment: eg, today: today)
+            pairing = RorPairing(establishment: eg, platformUnit: platformUnit, rorId: rorId, level: n.node.level, ssr: ssr,
+                                 chain: Self.parents(of: n.node, nodes: nodes), targetLogicalId: n.node.logicalId, createdFromRor: create)
+        } else {
+            throw RorActionError(RorPairingRefusal(.notDeclared, "\(rorId) n'est pas une unité déclarée dans le ROR pour l'établissement \(eg)"))
+        }
+        if create, !facts.unit.isOpen || facts.closure?.type != nil {
+            throw RorActionError(RorPairingRefusal(.notOpen, "\(rorId) n'est pas ouverte dans le ROR (\(facts.closure?.summary ?? "fermée")) : création refusée"))
+        }
+        let existing = try tx.rorPairings(establishment: eg).map(\.pairing)
+        if let refusal = RorPairingRules.check(pairing, activities: facts.activities, existing: existing) { throw RorActionError(refusal) }
+        // The ROR unit may be paired in another EG's mirror (a unit moved): one platform unit per ROR unit.
+        if try tx.rorUnit(establishment: eg, rorId: rorId) != nil {
+            throw RorActionError(RorPairingRefusal(.rorUnitAlreadyPaired, "l'unité ROR \(rorId) est déjà dans le miroir de \(eg)"))
+        }
+        let stored = RorStoredPairing(pairing: pairing, applied: facts, pairedAt: now, pairedBy: actor)
+        try write(stored, applied: facts, tx: tx, now: now)
+        if est.state == .nonSynchronise, let next = est.state.after(.startPairing) {
+            est.state = next; est.stateChangedAt = now; est.stateChangedBy = actor
+            try tx.putRorEstablishment(est)
+        }
+        try tx.audit(AuditEntry(geographicEntityId: eg, interaction: create ? "ror-unit-create" : "ror-pair", resourceType: "HealthcareService",
+                                resourceIds: [rorId], status: 200, outcome: "\(platformUnit) ↔ \(rorId) (\(pairing.level.rawValue)) by \(actor)"))
+        return stored
     }
 
     /// Removes a pairing and its mirror row; its pending alerts are resolved.
@@ -368,29 +383,32 @@ public final class RorSynchronizer: Sendable {
     /// A referent/operator transition (suspend and resume are the engine's, not a person's).
     @discardableResult
     public func transition(establishment eg: String, _ event: RorSyncEvent, by actor: String) throws -> RorSyncState {
+        try store.write { tx in try transition(tx, establishment: eg, event, by: actor) }
+    }
+
+    /// `transition` inside the caller's transaction.
+    public func transition(_ tx: any StoreWriteTransaction, establishment eg: String, _ event: RorSyncEvent, by actor: String) throws -> RorSyncState {
         guard event != .suspend && event != .resume else {
             throw RorActionError("ROR-STATE", "la suspension et la reprise des mises à jour suivent les alertes, elles ne se commandent pas")
         }
         let now = clock()
-        return try store.write { tx in
-            var est = try establishment(tx, eg, now: now)
-            guard let next = est.state.after(event) else {
-                throw RorActionError("ROR-STATE", "transition \(event.rawValue) impossible depuis l'état \(est.state.rawValue)")
-            }
-            let pairings = try tx.rorPairings(establishment: eg)
-            if event == .validateStructure, pairings.isEmpty {
-                throw RorActionError("ROR-STATE", "aucune unité appariée : la structure ne peut pas être validée")
-            }
-            if event == .reset {
-                for p in pairings { try detach(p.pairing, tx: tx, now: now, by: actor) }
-            }
-            est.state = next; est.stateChangedAt = now; est.stateChangedBy = actor
-            try tx.putRorEstablishment(est)
-            try tx.audit(AuditEntry(geographicEntityId: eg, interaction: "ror-state", status: 200, outcome: "\(event.rawValue) → \(next.rawValue) by \(actor)"))
-            // Switching updates on compares the mirror with the ROR at once.
-            if event == .activateUpdates { _ = try evaluate(tx, establishment: eg, runId: nil, now: now, by: actor) }
-            return try tx.rorEstablishment(eg)?.state ?? next
+        var est = try establishment(tx, eg, now: now)
+        guard let next = est.state.after(event) else {
+            throw RorActionError("ROR-STATE", "transition \(event.rawValue) impossible depuis l'état \(est.state.rawValue)")
         }
+        let pairings = try tx.rorPairings(establishment: eg)
+        if event == .validateStructure, pairings.isEmpty {
+            throw RorActionError("ROR-STATE", "aucune unité appariée : la structure ne peut pas être validée")
+        }
+        if event == .reset {
+            for p in pairings { try detach(p.pairing, tx: tx, now: now, by: actor) }
+        }
+        est.state = next; est.stateChangedAt = now; est.stateChangedBy = actor
+        try tx.putRorEstablishment(est)
+        try tx.audit(AuditEntry(geographicEntityId: eg, interaction: "ror-state", status: 200, outcome: "\(event.rawValue) → \(next.rawValue) by \(actor)"))
+        // Switching updates on compares the mirror with the ROR at once.
+        if event == .activateUpdates { _ = try evaluate(tx, establishment: eg, runId: nil, now: now, by: actor) }
+        return try tx.rorEstablishment(eg)?.state ?? next
     }
 
     public func acknowledge(alert id: Int64, by actor: String) throws {

@@ -1,11 +1,13 @@
 import Foundation
 import FHIRModels
+import Validation
 
 /// `fhir-gateway sandbox init DIR`: a ready-to-run sandbox. DIR receives a test PKI
 /// (`scripts/make-test-pki`: one client certificate per role plus the bad certificates, issued for
 /// the first DUI's EJ), `gateway.json` (sandbox mode, SQLite file in DIR), a demo registry (EJ and EG
-/// activated, clients enrolled, one EG left inactive for tests) with one demo Task, and
-/// `sandbox.json`, which describes all of it for editors and tests.
+/// activated, clients enrolled, one EG left inactive for tests), the module Handicap's seed (the test
+/// MDPH, persons, ROR units, decisions and events: `SandboxSeed`), and `sandbox.json`, which describes
+/// all of it for editors and tests. `fhir-gateway sandbox reset DIR` puts the seed back (`reset`).
 public enum Sandbox {
     public struct Client: Sendable {
         var name: String
@@ -127,32 +129,70 @@ public enum Sandbox {
                 ("scopes", .string(c.scopes.joined(separator: " "))),
             ]))
         }
-        // The sandbox MDPH (its EG and OID) may submit decisions (module Handicap).
-        try store.write { tx in try tx.upsertMDPH(MDPHRecord(establishment: mdphEstablishment, oid: mdphOID, name: "MDPH du bac à sable")) }
-        // One demo Task in the first DUI's first EG, delivered as a flow-5 event, so that a poll returns something.
-        let first = clients[0]
-        try store.write { tx in
-            try tx.create(tenant: first.establishments[0].id, type: "Task", keys: [SearchKey("status", "requested"), SearchKey("origin", "event")]) { meta in
-                JSONValue.object([
-                    ("resourceType", .string("Task")), ("id", .string(meta.id)),
-                    ("meta", .object([("versionId", .string(String(meta.versionId))), ("lastUpdated", .string(meta.lastUpdated.fhirInstant))])),
-                    ("status", .string("requested")), ("intent", .string("order")),
-                    ("description", .string("Tâche de démonstration du bac à sable")),
-                ]).serialized()
-            }
-        }
+        // The module Handicap's seed: the sandbox MDPH (its EG and OID), persons, ROR units, decisions, events.
+        let seed = try plantSeed(store)
         func pair(_ name: String) -> JSONValue { .object([("cert", .string("\(pki)/\(name).crt")), ("key", .string("\(pki)/\(name).key"))]) }
         let base = "https://\(host):\(port)"
         let descriptor: JSONValue = .object([
             ("fhirBase", .string(base + "/fhir")), ("tokenURL", .string(base + "/oauth/token")), ("healthURL", .string(base + "/health")),
             ("caFile", .string("\(pki)/ca.crt")), ("configFile", .string(dir + "/gateway.json")), ("database", .string(dir + "/gateway.sqlite")),
             ("clients", .array(described)),
-            ("mdph", .object([("establishment", .string(mdphEstablishment)), ("oid", .string(mdphOID))])),
+            ("mdph", .object([("establishment", .string(mdphEstablishment)), ("oid", .string(mdphOID)), ("number", .string(SandboxSeed.mdphNumber))])),
             ("badCerts", .object([("revoked", pair("bad-revoked")), ("expired", pair("bad-expired")), ("notYetValid", pair("bad-notyetvalid")),
                                   ("wrongEku", pair("bad-wrongeku")), ("foreignCa", pair("bad-foreignca"))])),
+            ("seed", seed),
         ])
         try write(descriptor, to: dir + "/sandbox.json")
         return descriptor
+    }
+
+    /// Plants the seed in one transaction of `store` (the validation engine serves the CDA reader and the
+    /// Task checks, its terminology the ROR projection). Returns the seed's description.
+    static func plantSeed(_ store: SQLiteStore, before: (any StoreWriteTransaction) throws -> Void = { _ in },
+                          after: (any StoreWriteTransaction) throws -> Void = { _ in }) throws -> JSONValue {
+        let engine = try ValidationEngine.load(dataDirectory: DataDirectory.locate())
+        let flows = HandicapFlows(store: store, validation: engine, sandbox: true)
+        let ror = RorSynchronizer(store: store, terminology: engine.terminology)
+        return try store.write { tx in
+            try before(tx)
+            let seed = try SandboxSeed.plant(tx, flows: flows, ror: ror)
+            try after(tx)
+            return seed
+        }
+    }
+
+    /// `fhir-gateway sandbox reset DIR`: puts the seed back as at init, in one transaction. Removed: every
+    /// FHIR resource (all tenants: the editors' DocumentReferences, Consents, Tasks), the decisions and
+    /// their notifications, status events and masks, the ROR mirror with its sources, pairings, alerts
+    /// and runs. Kept: the registry (EJ, EG, clients, secrets, enrolments), tokens, lockouts, registered
+    /// MDPHs, the audit trail (the reset is audited as `sandbox-reset`). The seed gets the idNat_Decision
+    /// numbers it had at init; the counter then goes back above every number handed out, so a number an
+    /// editor saw is never given to another decision. The seed member of `DIR/sandbox.json` is rewritten
+    /// (new resource ids and polling bound). Safe while `serve --sandbox DIR` runs: readers see the old
+    /// data or the new, never a mix; writers wait for the transaction (SQLite lock, busy timeout 10 s).
+    @discardableResult
+    public static func reset(directory: String, by operatorName: String = ProcessInfo.processInfo.environment["USER"] ?? "operator") throws -> JSONValue {
+        let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let configuration = try GatewayConfiguration.load(path: dir + "/gateway.json")
+        guard configuration.sandbox else { throw Failure.io("\(dir)/gateway.json is not a sandbox configuration: refusing to reset its database") }
+        let store = try SQLiteStore(path: configuration.databasePath)
+        var issued: Int64 = 0
+        var removed: [(table: String, rows: Int)] = []
+        let seed = try plantSeed(store, before: { tx in
+            issued = try tx.decisionSequence()
+            removed = try tx.purgeSandboxData()
+            try tx.setDecisionSequence(0)
+        }, after: { tx in
+            try tx.setDecisionSequence(max(issued, try tx.decisionSequence()))
+            try tx.audit(AuditEntry(interaction: "sandbox-reset", status: 200,
+                                    outcome: "by \(operatorName): " + removed.map { "\($0.table) \($0.rows)" }.joined(separator: ", ")))
+        })
+        let path = dir + "/sandbox.json"
+        if let data = FileManager.default.contents(atPath: path), var descriptor = try? JSONValue.parse([UInt8](data)) {
+            descriptor["seed"] = seed
+            try write(descriptor, to: path)
+        }
+        return seed
     }
 
     static func write(_ json: JSONValue, to path: String) throws {

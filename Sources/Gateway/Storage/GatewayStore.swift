@@ -38,7 +38,7 @@ public protocol StoreReadTransaction: RorUnitMirrorReads, AuditSearchReads, RorS
     func lockout(subject: String) throws -> LockoutState?
 }
 
-public protocol StoreWriteTransaction: StoreReadTransaction, RorUnitMirrorWrites, RorSyncWrites, HandicapWrites {
+public protocol StoreWriteTransaction: StoreReadTransaction, RorUnitMirrorWrites, RorSyncWrites, HandicapWrites, SandboxWrites {
     /// New resource: server-assigned id, version 1. `body` receives the assigned meta and returns
     /// the bytes to store (with that meta written in). `keys` are the search keys of this version.
     @discardableResult
@@ -48,6 +48,10 @@ public protocol StoreWriteTransaction: StoreReadTransaction, RorUnitMirrorWrites
     @discardableResult
     func update(tenant: String, type: String, id: String, ifMatch: Int?, keys: [SearchKey],
                 body: (ResourceMeta) throws -> [UInt8]) throws -> StoredResource
+    /// Ends the current write instant: versions written after this call take a new, later lastUpdated,
+    /// as if a new transaction had begun (still committed all at once). Replays a sequence of requests
+    /// atomically with the instants they would have had (the sandbox seed).
+    func nextWriteInstant()
 
     func audit(_ entry: AuditEntry) throws
 

@@ -178,6 +178,8 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
         return t
     }
 
+    func nextWriteInstant() { transactionTime = nil }
+
     private func validate(tenant: String, type: String, keys: [SearchKey]) throws {
         guard !tenant.isEmpty else { throw StoreError.invalidArgument("empty tenant") }
         guard !type.isEmpty, type.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) }) else {

@@ -50,7 +50,7 @@ public enum DecisionDocumentReference {
 
     public static func build(_ c: Content, id: String, versionId: Int, lastUpdated: String) -> ElementTree {
         var b = ElementTreeBuilder(resourceType: "DocumentReference")
-        b.sdoHeader(id: id, versionId: versionId, lastUpdated: lastUpdated, profile: SDOCodeSystems.documentReferenceProfile,
+        b.sdoHeader(stored: (id, versionId, lastUpdated), profile: SDOCodeSystems.documentReferenceProfile,
                     tags: c.tags.map { ($0.system, $0.code, $0.display) })
         b.begin("identifier"); b.primitive("use", "usual"); b.primitive("system", "urn:oid:\(c.mdphOID)"); b.primitive("value", c.idDecision); b.end()
         b.begin("identifier"); b.primitive("use", "official"); b.primitive("value", c.idNat); b.end()

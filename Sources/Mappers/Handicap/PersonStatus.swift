@@ -82,13 +82,16 @@ public struct PersonStatus: Sendable, Equatable {
 
 /// The code systems of the SDO Task inputs (as in the IG examples and the NOS value sets).
 extension ElementTreeBuilder {
-    /// `id` and `meta` (version, lastUpdated, the SDO profile, tags) of a resource the platform serves.
-    mutating func sdoHeader(id: String, versionId: Int, lastUpdated: String, profile: String,
+    /// `id` and `meta` (version, lastUpdated, the SDO profile, tags) of a resource the platform serves;
+    /// without `stored` (a request body), only the profile and tags.
+    mutating func sdoHeader(stored: (id: String, versionId: Int, lastUpdated: String)?, profile: String,
                             tags: [(system: String, code: String, display: String)]) {
-        primitive("id", id)
+        if let stored { primitive("id", stored.id) }
         begin("meta")
-        primitive("versionId", String(versionId))
-        primitive("lastUpdated", lastUpdated)
+        if let stored {
+            primitive("versionId", String(stored.versionId))
+            primitive("lastUpdated", stored.lastUpdated)
+        }
         primitive("profile", profile)
         for t in tags { begin("tag"); primitive("system", t.system); primitive("code", t.code); primitive("display", t.display); end() }
         end()
@@ -113,8 +116,19 @@ public enum PersonStatusTask {
     /// The Task for `status` with the given server id and meta (`lastUpdated` a FHIR instant).
     public static func build(_ status: PersonStatus, id: String, versionId: Int, lastUpdated: String, tags: [(system: String, code: String, display: String)] = [])
         -> ElementTree {
+        make(status, stored: (id, versionId, lastUpdated), tags: tags)
+    }
+
+    /// The Task for `status` as a client posts it (flow 4, MDPH events): no id, versionId or lastUpdated,
+    /// which the server assigns.
+    public static func request(_ status: PersonStatus, tags: [(system: String, code: String, display: String)] = []) -> ElementTree {
+        make(status, stored: nil, tags: tags)
+    }
+
+    static func make(_ status: PersonStatus, stored: (id: String, versionId: Int, lastUpdated: String)?,
+                     tags: [(system: String, code: String, display: String)]) -> ElementTree {
         var b = ElementTreeBuilder(resourceType: "Task")
-        b.sdoHeader(id: id, versionId: versionId, lastUpdated: lastUpdated, profile: SDOCodeSystems.taskProfile, tags: tags)
+        b.sdoHeader(stored: stored, profile: SDOCodeSystems.taskProfile, tags: tags)
         b.primitive("status", "completed")
         b.primitive("intent", "plan")
         if let d = status.description { b.primitive("description", d) }
