@@ -20,7 +20,7 @@ import FHIRModels
         issues.map { "\($0.severity) \($0.code) \($0.expression ?? "-") [\($0.rule ?? "")] \($0.message)" }
     }
 
-    @Test(.enabled(if: ValidatorExamplesTests.store != nil && ValidatorSDOTests.conformance != nil))
+    @Test(.enabled(if: TestPaths.r4ExamplesAvailable && ValidatorExamplesTests.store != nil && ValidatorSDOTests.conformance != nil))
     func cachedAnswersEqualUncachedOnTheExamples() throws {
         let store = try #require(ValidatorExamplesTests.store)
         let defs = try #require(ValidatorSDOTests.conformance)

@@ -7,6 +7,8 @@ enum TestPaths {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let sharedReference = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/reference")
     static let r4 = sharedReference.appendingPathComponent("fhir-r4")
+    /// The 715 official examples are reference data: tests that read them are skipped without `../shared`.
+    static var r4ExamplesAvailable: Bool { FileManager.default.fileExists(atPath: r4.appendingPathComponent("examples").path) }
 }
 
 /// Test-only `StructureDefinitionProvider`: the R4 core definitions (they carry snapshots) read from the
