@@ -36,6 +36,8 @@ let package = Package(
         // Load client for scripts/bench-gateway: keep-alive mTLS connections, latency percentiles, server RSS.
         .executableTarget(name: "bench-gateway", dependencies: ["COpenSSL"], swiftSettings: strict),
         .executableTarget(name: "store-crash-writer", dependencies: ["Gateway"], swiftSettings: strict),
+        // Fills a sandbox database with a national-scale module Handicap history through the request chain (scripts/bench-gateway).
+        .executableTarget(name: "bench-seed", dependencies: ["Gateway", "Mappers", "Validation", "FHIRModels"], swiftSettings: strict),
 
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"], swiftSettings: strict),
         .testTarget(name: "ValidationTests", dependencies: ["FHIRModels", "Validation"], swiftSettings: strict),

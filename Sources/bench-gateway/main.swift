@@ -2,11 +2,16 @@ import Foundation
 import COpenSSL
 
 // Load client for the gateway: N keep-alive mTLS connections (one thread each, like the server's
-// model), one request template, a fixed total of requests; prints throughput and latency
-// percentiles and, given the server's pid, its resident memory before and after.
+// model), one request template or a file of them, a fixed total of requests; prints throughput and
+// latency percentiles and, given the server's pid, its resident memory before and after.
 //
 //   bench-gateway --port 8443 --ca ca.crt --cert c.crt --key c.key --connections 16 --requests 100000 \
-//       [--method POST --path /fhir/Task --header 'K: V'… --body FILE] [--server-pid PID] [--label NAME]
+//       [--method POST --path /fhir/Task --header 'K: V'… --body FILE | --requests-file FILE] [--server-pid PID] [--label NAME]
+//
+// --requests-file: one request per line, `METHOD PATH [BODYFILE]` (a relative BODYFILE is read from
+// the file's directory; `#` lines and blank lines are skipped); the --header values apply to all.
+// Request k of connection i is template (i + k × connections) mod count: concurrent connections send
+// different templates, and every template is used in turn (POSTs that must differ, paging URLs).
 
 struct Options {
     var host = "127.0.0.1", port: UInt16 = 8443
@@ -15,6 +20,7 @@ struct Options {
     var method = "GET", path = "/fhir/metadata"
     var headers: [String] = []
     var body: [UInt8] = []
+    var requestsFile: String?
     var serverPid: Int32?
     var label = ""
 }
@@ -48,6 +54,7 @@ func parseOptions() -> Options {
             let f = value(a)
             guard let d = FileManager.default.contents(atPath: f) else { fail("cannot read \(f)") }
             o.body = Array(d)
+        case "--requests-file": o.requestsFile = value(a)
         case "--server-pid": o.serverPid = Int32(value(a))
         case "--label": o.label = value(a)
         default: fail("unknown argument \(a)")
@@ -67,6 +74,15 @@ func memory(of pid: Int32) -> (rss: Double, peak: Double)? {
     }
     guard let rss = field("VmRSS"), let peak = field("VmHWM") else { return nil }
     return (rss, peak)
+}
+
+/// CPU time (user + system) a process has used, in seconds (/proc/PID/stat fields 14 and 15).
+func cpuSeconds(of pid: Int32) -> Double? {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = s.lastIndex(of: ")") else { return nil }
+    // Fields after "(comm)": state is field 3, so utime (14) and stime (15) are at offsets 11 and 12.
+    let fields = s[s.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// One keep-alive TLS connection.
@@ -149,13 +165,40 @@ guard SSL_CTX_use_certificate_chain_file(ctx, options.cert) == 1, SSL_CTX_use_Pr
     fail("cannot load client certificate/key")
 }
 
-var head = "\(options.method) \(options.path) HTTP/1.1\r\nHost: \(options.host):\(options.port)\r\n"
-for h in options.headers { head += h + "\r\n" }
-if !options.body.isEmpty || options.method == "POST" { head += "Content-Length: \(options.body.count)\r\n" }
-head += "\r\n"
-let request = Array(head.utf8) + options.body
+/// The bytes of one request.
+func request(method: String, path: String, body: [UInt8]) -> [UInt8] {
+    var head = "\(method) \(path) HTTP/1.1\r\nHost: \(options.host):\(options.port)\r\n"
+    for h in options.headers { head += h + "\r\n" }
+    if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+    head += "\r\n"
+    return Array(head.utf8) + body
+}
+
+/// The templates of --requests-file, else the one request of --method/--path/--body.
+func templates() -> [[UInt8]] {
+    guard let file = options.requestsFile else { return [request(method: options.method, path: options.path, body: options.body)] }
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
+    let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
+    var out: [[UInt8]] = []
+    for (n, line) in text.split(separator: "\n").enumerated() {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let method = fields.first, !method.hasPrefix("#") else { continue }
+        guard fields.count == 2 || fields.count == 3 else { fail("\(file):\(n + 1): METHOD PATH [BODYFILE] expected") }
+        var body: [UInt8] = []
+        if fields.count == 3 {
+            let path = fields[2].hasPrefix("/") ? fields[2] : directory.appendingPathComponent(fields[2]).path
+            guard let d = FileManager.default.contents(atPath: path) else { fail("\(file):\(n + 1): cannot read \(path)") }
+            body = Array(d)
+        }
+        out.append(request(method: method, path: fields[1], body: body))
+    }
+    guard !out.isEmpty else { fail("\(file): no request") }
+    return out
+}
+let requests = templates()
 
 let memoryBefore = options.serverPid.flatMap(memory(of:))
+var cpuBefore: Double?
 let perConnection = options.requests / options.connections
 nonisolated(unsafe) var latencies = [[UInt32]](repeating: [], count: options.connections)
 nonisolated(unsafe) var statuses = [[Int: Int]](repeating: [:], count: options.connections)
@@ -164,28 +207,39 @@ nonisolated(unsafe) let sharedCtx = ctx
 for i in 0..<options.connections {
     ready.enter(); done.enter()
     let t = Thread {
-        let c = Connection(ctx: sharedCtx, host: options.host, port: options.port)
-        for _ in 0..<min(options.warmup, perConnection) { c.send(request); _ = c.receive() }
-        ready.leave()
-        start.wait()
-        var lat = [UInt32](); lat.reserveCapacity(perConnection)
-        var st: [Int: Int] = [:]
-        var t0 = timespec(), t1 = timespec()
-        for _ in 0..<perConnection {
-            clock_gettime(CLOCK_MONOTONIC, &t0)
-            c.send(request)
-            let s = c.receive()
-            clock_gettime(CLOCK_MONOTONIC, &t1)
-            lat.append(UInt32(clamping: (Int(t1.tv_sec - t0.tv_sec) * 1_000_000_000 + Int(t1.tv_nsec - t0.tv_nsec)) / 1000))
-            st[s, default: 0] += 1
+        // The connection is closed (SSL_free) before `done` lets the main thread exit, whose OpenSSL clean-up
+        // would otherwise race with it.
+        do {
+            let c = Connection(ctx: sharedCtx, host: options.host, port: options.port)
+            var k = 0
+            func next() -> [UInt8] {
+                defer { k += 1 }
+                return requests[(i + k * options.connections) % requests.count]
+            }
+            for _ in 0..<min(options.warmup, perConnection) { c.send(next()); _ = c.receive() }
+            ready.leave()
+            start.wait()
+            var lat = [UInt32](); lat.reserveCapacity(perConnection)
+            var st: [Int: Int] = [:]
+            var t0 = timespec(), t1 = timespec()
+            for _ in 0..<perConnection {
+                let r = next()
+                clock_gettime(CLOCK_MONOTONIC, &t0)
+                c.send(r)
+                let s = c.receive()
+                clock_gettime(CLOCK_MONOTONIC, &t1)
+                lat.append(UInt32(clamping: (Int(t1.tv_sec - t0.tv_sec) * 1_000_000_000 + Int(t1.tv_nsec - t0.tv_nsec)) / 1000))
+                st[s, default: 0] += 1
+            }
+            latencies[i] = lat; statuses[i] = st
         }
-        latencies[i] = lat; statuses[i] = st
         done.leave()
     }
     t.stackSize = 1 << 20
     t.start()
 }
 ready.wait()
+cpuBefore = options.serverPid.flatMap(cpuSeconds(of:))
 let began = DispatchTime.now().uptimeNanoseconds
 for _ in 0..<options.connections { start.signal() }
 done.wait()
@@ -195,10 +249,16 @@ var byStatus: [Int: Int] = [:]
 for s in statuses { for (k, v) in s { byStatus[k, default: 0] += v } }
 func pct(_ p: Double) -> Double { Double(all[min(all.count - 1, Int(Double(all.count) * p))]) / 1000 }
 let memoryAfter = options.serverPid.flatMap(memory(of:))
+let cpuAfter = options.serverPid.flatMap(cpuSeconds(of:))
 let statusText = byStatus.keys.sorted().map { "\($0):\(byStatus[$0]!)" }.joined(separator: " ")
-var line = String(format: "%@ %@ %@ conns=%d requests=%d %.0f req/s p50=%.2f ms p99=%.2f ms max=%.2f ms statuses=[%@]",
-                  options.label, options.method, options.path, options.connections, all.count, Double(all.count) / seconds,
+let what = options.requestsFile.map { "\(URL(fileURLWithPath: $0).lastPathComponent) (\(requests.count) requests)" } ?? "\(options.method) \(options.path)"
+var line = String(format: "%@ %@ conns=%d requests=%d %.0f req/s p50=%.2f ms p99=%.2f ms max=%.2f ms statuses=[%@]",
+                  options.label, what, options.connections, all.count, Double(all.count) / seconds,
                   pct(0.50), pct(0.99), Double(all.last ?? 0) / 1000, statusText)
+if let b = cpuBefore, let a = cpuAfter {
+    // Server CPU per request: steadier than the wall clock on a machine shared with other work.
+    line += String(format: " server CPU %.3f ms/req", (a - b) * 1000 / Double(max(1, all.count)))
+}
 if let b = memoryBefore, let a = memoryAfter {
     line += String(format: " server RSS %.1f → %.1f MiB (peak %.1f)", b.rss, a.rss, a.peak)
 }

@@ -350,6 +350,10 @@ public struct HTTPRequest: Sendable, Equatable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
 
+    public init(method: String, target: String, version: Version, headers: [(name: String, value: String)], body: [UInt8]) {
+        self.method = method; self.target = target; self.version = version; self.headers = headers; self.body = body
+    }
+
     public static func == (a: HTTPRequest, b: HTTPRequest) -> Bool {
         a.method == b.method && a.target == b.target && a.version == b.version && a.body == b.body
             && a.headers.count == b.headers.count && zip(a.headers, b.headers).allSatisfy { $0.name == $1.name && $0.value == $1.value }

@@ -11,6 +11,10 @@ public struct ConnectionContext: Sendable {
     /// The verified client certificate (TLS), nil on a plain connection.
     public var peer: PeerCertificate?
     public var tlsVersion: String?
+
+    public init(remoteAddress: String, peer: PeerCertificate?, tlsVersion: String?) {
+        self.remoteAddress = remoteAddress; self.peer = peer; self.tlsVersion = tlsVersion
+    }
 }
 
 /// The HTTP/1.1 server: one thread per connection under a hard cap (measured as the fair model on

@@ -171,5 +171,6 @@ extension Migration {
         auditByClient,
         rorSync,
         handicapFlows,
+        resourceRowidTables,
     ]
 }

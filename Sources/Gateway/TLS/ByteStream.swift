@@ -71,6 +71,10 @@ public struct PeerCertificate: Sendable, Equatable {
     public var serialHex: String
     public var notAfter: Date?
 
+    public init(subject: [(String, String)], issuer: [(String, String)], sha256: [UInt8], serialHex: String, notAfter: Date?) {
+        self.subject = subject; self.issuer = issuer; self.sha256 = sha256; self.serialHex = serialHex; self.notAfter = notAfter
+    }
+
     public static func == (a: PeerCertificate, b: PeerCertificate) -> Bool { a.sha256 == b.sha256 }
 
     /// RFC 8705 `x5t#S256` thumbprint: base64url of the SHA-256, no padding.
