@@ -2,9 +2,9 @@ import Testing
 import Foundation
 @testable import Gateway
 
-/// Migration 9 (`resource`, `resource_version` as rowid tables): a store written at version 8 reads the
-/// same after the upgrade (resources, versions, search keys, paging), the tables are rowid tables with
-/// their unique keys, and `search_key` still cascades from `resource`.
+/// Migrations 9 and 10 (tables whose rows carry documents become rowid tables): a store written at the
+/// previous version reads the same after the upgrade, the tables are rowid tables with their unique keys,
+/// and the foreign keys that pointed at them (`search_key`, `hdc_notification`) follow.
 @Suite struct StoreResourceTablesTests {
     @Test func aVersion8StoreUpgradesKeepingEverything() throws {
         let dir = StoreTempDir()
@@ -83,5 +83,64 @@ import Foundation
         // And the store keeps working on the new tables.
         let created = try StoreFixtures.create(store, tenant: StoreFixtures.egA, keys: [SearchKey("origin", "own")])
         #expect(try store.read { tx in try tx.read(tenant: StoreFixtures.egA, type: "Task", id: created.id) }?.versionId == 1)
+    }
+
+    @Test func aVersion9StoreUpgradesItsDecisionsKeepingEverything() throws {
+        let dir = StoreTempDir()
+        let path = dir.file("g.db")
+        var old = SQLiteDatabase.Options()
+        old.migrations = Array(Migration.all.prefix(9))
+        let cda = [UInt8]("<ClinicalDocument/>".utf8) + [UInt8](repeating: 0x41, count: 4000)
+        func snapshot(_ store: SQLiteStore) throws -> [String] {
+            try store.read { tx in
+                try (0..<30).flatMap { n -> [String] in
+                    let d = try tx.decision(idNat: "D\(n)")
+                    let byMDPH = try tx.decision(mdphOID: "1.2.250.1.213.7.1", idDecision: "DO-\(n)")
+                    let notifications = try tx.notifications(idNat: "D\(n)").map { "\($0.establishment) \($0.platformStatus ?? "-") \($0.finishedAt?.milliseconds ?? 0)" }
+                    return ["\(d?.idNat ?? "?") \(d?.state.rawValue ?? "?") \(d?.cda.count ?? 0) \(d?.evaluationCDA?.count ?? 0) \(byMDPH?.idNat ?? "?")"] + notifications
+                } + (try tx.liveNotifications(personKey: "ins:3")).map { "live \($0.idNat) \($0.establishment)" }
+            }
+        }
+        let before: [String]
+        do {
+            let store = try SQLiteStore(path: path, options: old)
+            try store.write { tx in
+                for n in 0..<30 {
+                    let at = Timestamp(milliseconds: 1_000 + Int64(n))
+                    try tx.insertDecision(DecisionRecord(idNat: "D\(n)", mdphOID: "1.2.250.1.213.7.1", idDecision: "DO-\(n)", mdphEstablishment: "1990000408",
+                                                         personKey: "ins:\(n % 5)", kind: .attribution, state: n % 7 == 0 ? .cancelled : .active, version: 1,
+                                                         documentId: "1.2.3^DO-\(n)", cda: cda, evaluationCDA: n % 2 == 0 ? cda : nil, createdAt: at, updatedAt: at))
+                    for eg in ["1990000101", "1990000200"].prefix(1 + n % 2) {
+                        try tx.insertNotification(NotificationRecord(idNat: "D\(n)", establishment: eg, documentId: "doc-\(n)-\(eg)", categories: ["R244:48"],
+                                                                     platformStatus: n % 3 == 0 ? "39" : nil, finishedAt: n % 4 == 0 ? at : nil, createdAt: at))
+                    }
+                }
+            }
+            before = try snapshot(store)
+        }
+
+        let store = try SQLiteStore(path: path)
+        #expect(try snapshot(store) == before)
+        try store.database.withWriter { c in
+            let sql = try c.queryOne("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'hdc_decision'") { $0.text(0) ?? "" } ?? ""
+            #expect(!sql.contains("WITHOUT ROWID") && sql.contains("UNIQUE"), "\(sql)")
+            #expect(try c.query("PRAGMA foreign_key_list(hdc_notification)") { $0.text(2) ?? "" } == ["hdc_decision"])
+            #expect(try c.query("PRAGMA foreign_key_check") { $0.text(0) ?? "" }.isEmpty)
+            #expect(try c.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('hdc_decision', 'hdc_notification') AND sql IS NOT NULL ORDER BY name") {
+                $0.text(0) ?? ""
+            } == ["hdc_decision_by_person", "hdc_notification_by_eg"])
+            // The notification's decision must exist.
+            #expect(throws: SQLiteError.self) {
+                try c.run("INSERT INTO hdc_notification (id_nat, eg_id, document_id, categories, created_at) VALUES ('D-none', '1990000101', 'x', '', 1)")
+            }
+        }
+        #expect(try store.database.integrityCheck() == ["ok"])
+        #expect(throws: StoreError.alreadyExists("decision D1")) {
+            try store.write { tx in
+                try tx.insertDecision(DecisionRecord(idNat: "D1", mdphOID: "1.2.250.1.213.7.1", idDecision: "DO-new", mdphEstablishment: "1990000408",
+                                                     personKey: "ins:1", kind: .attribution, state: .active, version: 1, documentId: "x", cda: cda,
+                                                     createdAt: .now(), updatedAt: .now()))
+            }
+        }
     }
 }

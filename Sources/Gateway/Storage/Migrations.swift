@@ -172,5 +172,6 @@ extension Migration {
         rorSync,
         handicapFlows,
         resourceRowidTables,
+        decisionRowidTable,
     ]
 }
