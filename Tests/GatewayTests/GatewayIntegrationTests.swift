@@ -95,7 +95,8 @@ import Glibc
 
     /// Handshake refusals: no HTTP at all (curl 35/55/56), and an audit record with the reason.
     @Test(arguments: [("none", "no_certificate"), ("foreignCa", "unknown_ca"), ("expired", "expired"), ("notYetValid", "not_yet_valid"),
-                      ("revoked", "revoked"), ("wrongEku", "wrong_usage")])
+                      ("revoked", "revoked"), ("wrongEku", "wrong_usage"), ("otherIntermediate", "intermediate_not_allowed"),
+                      ("noPolicy", "policy")])
     func refusedHandshakes(_ cert: String, _ bucket: String) throws {
         let server = try G.Server()
         defer { server.stop() }
@@ -406,6 +407,9 @@ import Glibc
         #expect(revoked.status == 401 && revoked.rule == "AUTH-PROXY-CERTIFICATE")
         let foreign = try G.curl(plain + "/health", cert: nil, ["-H", "X-SSL-Client-Cert: \(pem(sb.badCert("foreignCa").cert))"])
         #expect(foreign.status == 401 && foreign.rule == "AUTH-PROXY-CERTIFICATE")
+        // The sandbox requires the TEST policy OID: the proxy path applies the same client-certificate rules.
+        let noPolicy = try G.curl(plain + "/health", cert: nil, ["-H", "X-SSL-Client-Cert: \(pem(sb.badCert("noPolicy").cert))"])
+        #expect(noPolicy.status == 401 && noPolicy.rule == "AUTH-PROXY-CERTIFICATE")
         let missing = try G.curl(plain + "/health", cert: nil)
         #expect(missing.status == 401 && missing.rule == "AUTH-PROXY-CERTIFICATE")
         let operatorHeader = "X-SSL-Client-Cert: \(pem(sb.client("operator").cert))"

@@ -11,6 +11,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var trustFile = "pki/trust.pem"
     public var crlFiles: [String] = ["pki/crls.pem"]
     public var requireCRL = true
+    /// SHA-256 fingerprints (hex, colons allowed) of the intermediates allowed to issue client
+    /// certificates (production: ACI-EL-ORG); empty: the intermediates found in `trustFile`.
+    public var allowedIntermediates: [String] = []
+    /// Certificate policy OIDs of which a client certificate must carry one; empty: not checked
+    /// (the production OID is to be read from the IGC-Santé PC before pinning it).
+    public var clientCertificatePolicies: [String] = []
     /// CRLs downloaded on a schedule (HTTP or HTTPS; DER or PEM), verified against the trust file's CAs,
     /// cached in `crlDownloadDirectory` and used on top of `crlFiles`.
     public var crlURLs: [String] = []
@@ -60,6 +66,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
                                                           caFile: rorCAFile.isEmpty ? nil : rorCAFile, timeoutSeconds: rorTimeoutSeconds)
     }
 
+    /// `allowedIntermediates` as bytes, nil when empty (then derived from the trust file).
+    public var allowedIntermediateFingerprints: [[UInt8]]? {
+        allowedIntermediates.isEmpty ? nil : allowedIntermediates.compactMap(ClientCertificatePolicy.parseFingerprint)
+    }
+
     /// `rorDailyRefreshTime` as hour and minute (validated when set).
     public var rorDailyRefresh: (hour: Int, minute: Int) { Self.clockTime(rorDailyRefreshTime) ?? (3, 0) }
 
@@ -83,6 +94,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     static let keys: [(json: String, env: String)] = [
         ("host", "HOST"), ("port", "PORT"), ("certificateFile", "CERTIFICATE_FILE"), ("privateKeyFile", "PRIVATE_KEY_FILE"),
         ("trustFile", "TRUST_FILE"), ("crlFiles", "CRL_FILES"), ("requireCRL", "REQUIRE_CRL"), ("databasePath", "DATABASE_PATH"),
+        ("allowedIntermediates", "ALLOWED_INTERMEDIATES"), ("clientCertificatePolicies", "CLIENT_CERTIFICATE_POLICIES"),
         ("tokenLifetimeSeconds", "TOKEN_LIFETIME_SECONDS"), ("maxConnections", "MAX_CONNECTIONS"), ("maxBodyBytes", "MAX_BODY_BYTES"),
         ("readTimeoutSeconds", "READ_TIMEOUT_SECONDS"), ("idleTimeoutSeconds", "IDLE_TIMEOUT_SECONDS"),
         ("rateLimitPerSecond", "RATE_LIMIT_PER_SECOND"), ("rateLimitBurst", "RATE_LIMIT_BURST"), ("sandbox", "SANDBOX"),
@@ -142,6 +154,18 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case "trustFile": trustFile = v
         case "crlFiles": crlFiles = list()
         case "requireCRL": requireCRL = try bool()
+        case "allowedIntermediates":
+            let prints = list()
+            if let bad = prints.first(where: { ClientCertificatePolicy.parseFingerprint($0) == nil }) {
+                throw .invalid("allowedIntermediates holds SHA-256 fingerprints (64 hex digits, colons allowed), got '\(bad)'")
+            }
+            allowedIntermediates = prints
+        case "clientCertificatePolicies":
+            let oids = list()
+            if let bad = oids.first(where: { !ClientCertificatePolicy.isOID($0) }) {
+                throw .invalid("clientCertificatePolicies holds dotted OIDs (e.g. 1.2.250.1.213.1.7.2.1.1.1.1), got '\(bad)'")
+            }
+            clientCertificatePolicies = oids
         case "databasePath": databasePath = v
         case "tokenLifetimeSeconds": tokenLifetimeSeconds = try int()
         case "maxConnections": maxConnections = try int()
@@ -181,7 +205,6 @@ public struct GatewayConfiguration: Sendable, Equatable {
         func abs(_ p: String) -> String { p.hasPrefix("/") ? p : base + "/" + p }
         certificateFile = abs(certificateFile); privateKeyFile = abs(privateKeyFile); trustFile = abs(trustFile)
         crlFiles = crlFiles.map(abs); databasePath = abs(databasePath); crlDownloadDirectory = abs(crlDownloadDirectory)
-        crlFiles = crlFiles.map(abs); databasePath = abs(databasePath)
         func absIfSet(_ p: String) -> String { p.isEmpty ? p : abs(p) }
         rorCertificateFile = absIfSet(rorCertificateFile); rorPrivateKeyFile = absIfSet(rorPrivateKeyFile); rorCAFile = absIfSet(rorCAFile)
     }

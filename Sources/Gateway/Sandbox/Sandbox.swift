@@ -49,6 +49,8 @@ public enum Sandbox {
         }
     }
 
+    static let testCertificatePolicy = "1.2.250.1.213.1.7.2.1.1.1.1"
+
     /// The PKI script: `$FHIR_GATEWAY_PKI_SCRIPT`, else `scripts/make-test-pki` above the executable
     /// (`.build/<config>/fhir-gateway` in a checkout) or the current directory.
     static func pkiScript() throws(Failure) -> String {
@@ -93,6 +95,8 @@ public enum Sandbox {
             ("certificateFile", .string("pki/server-chain.crt")), ("privateKeyFile", .string("pki/server.key")),
             ("trustFile", .string("pki/trust.pem")), ("crlFiles", .array([.string("pki/crls.pem")])),
             ("databasePath", .string("gateway.sqlite")), ("sandbox", .bool(true)),
+            // The IGC-Santé TEST policy OID, which scripts/make-test-pki puts in client certificates.
+            ("clientCertificatePolicies", .array([.string(Self.testCertificatePolicy)])),
             ("operatorThumbprints", .array([.string(operatorThumbprint)])),
         ])
         try write(configuration, to: dir + "/gateway.json")
@@ -139,7 +143,8 @@ public enum Sandbox {
             ("clients", .array(described)),
             ("mdph", .object([("establishment", .string(mdphEstablishment)), ("oid", .string(mdphOID)), ("number", .string(SandboxSeed.mdphNumber))])),
             ("badCerts", .object([("revoked", pair("bad-revoked")), ("expired", pair("bad-expired")), ("notYetValid", pair("bad-notyetvalid")),
-                                  ("wrongEku", pair("bad-wrongeku")), ("foreignCa", pair("bad-foreignca"))])),
+                                  ("wrongEku", pair("bad-wrongeku")), ("foreignCa", pair("bad-foreignca")),
+                                  ("otherIntermediate", pair("bad-otherintermediate")), ("noPolicy", pair("bad-nopolicy"))])),
             ("seed", seed),
         ])
         try write(descriptor, to: dir + "/sandbox.json")

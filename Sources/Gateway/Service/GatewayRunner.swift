@@ -43,7 +43,8 @@ public enum GatewayRunner {
         @Sendable func makeTLS() throws -> TLSServerContext {
             try TLSServerContext(.init(certificateFile: configuration.certificateFile, privateKeyFile: configuration.privateKeyFile,
                                        trustFile: configuration.trustFile, crlFiles: configuration.crlFiles + crls.files,
-                                       requireCRL: configuration.requireCRL))
+                                       requireCRL: configuration.requireCRL, allowedIntermediates: configuration.allowedIntermediateFingerprints,
+                                       clientCertificatePolicies: configuration.clientCertificatePolicies))
         }
         let store = try SQLiteStore(path: configuration.databasePath)
         let metrics = Metrics()

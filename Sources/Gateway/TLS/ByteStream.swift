@@ -101,8 +101,12 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         public var verifyCode: Int
     }
 
+    /// Keeps the policy the handshake callback points to alive as long as this connection.
+    private let policy: ClientCertificatePolicy
+
     public init(fd: Int32, context: TLSServerContext) throws(StreamError) {
         self.fd = fd
+        self.policy = context.clientPolicy
         guard let ssl = SSL_new(context.ctx) else { throw .failed("SSL_new") }
         self.ssl = ssl
         SSL_set_fd(ssl, fd)
@@ -110,14 +114,17 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
 
     deinit { SSL_free(ssl) }
 
-    /// Runs the server handshake and checks the client certificate's key usage.
+    /// Runs the server handshake; the client certificate is verified inside it (chain, CRLs, then
+    /// `ClientCertificatePolicy` through the context's verification callback).
     public func handshake() throws(HandshakeFailure) {
         ERR_clear_error()
         let r = SSL_accept(ssl)
         if r != 1 {
             let verify = SSL_get_verify_result(ssl)
             var reason = TLSServerContext.lastError()
-            if verify != X509_V_OK {
+            if let refusal = ClientCertificatePolicy.Refusal(verifyError: verify) {
+                reason = refusal.reason
+            } else if verify != X509_V_OK {
                 reason = "certificate verify error \(verify): " + String(cString: X509_verify_cert_error_string(verify))
             } else if errno == EAGAIN {
                 reason = "handshake timeout"
@@ -129,15 +136,6 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             throw HandshakeFailure(reason: "no client certificate", verifyCode: -1)
         }
         defer { X509_free(cert) }
-        // IGC-Santé authentication certificates carry digitalSignature; a signing-only certificate is refused.
-        let ku = X509_get_key_usage(cert)
-        if ku != UInt32.max && (ku & UInt32(X509v3_KU_DIGITAL_SIGNATURE)) == 0 {
-            throw HandshakeFailure(reason: "client certificate key usage lacks digitalSignature", verifyCode: -2)
-        }
-        let xku = X509_get_extended_key_usage(cert)
-        if xku != UInt32.max && (xku & UInt32(XKU_SSL_CLIENT)) == 0 {
-            throw HandshakeFailure(reason: "client certificate extended key usage lacks clientAuth", verifyCode: -3)
-        }
         peer = Self.describe(cert)
     }
 
@@ -159,16 +157,13 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     }
 
     static func describe(_ cert: OpaquePointer) -> PeerCertificate {
-        var md = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var len: UInt32 = 0
-        _ = X509_digest(cert, EVP_sha256(), &md, &len)
         var serial = ""
         if let bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert), nil) {
             if let hex = BN_bn2hex(bn) { serial = String(cString: hex); shim_OPENSSL_free(hex) }
             BN_free(bn)
         }
         return PeerCertificate(subject: names(X509_get_subject_name(cert)), issuer: names(X509_get_issuer_name(cert)),
-                               sha256: Array(md.prefix(Int(len))), serialHex: serial, notAfter: date(X509_get0_notAfter(cert)))
+                               sha256: ClientCertificatePolicy.fingerprint(cert), serialHex: serial, notAfter: date(X509_get0_notAfter(cert)))
     }
 
     /// An ASN.1 time (certificate or CRL) as a Date; nil when absent or unreadable.

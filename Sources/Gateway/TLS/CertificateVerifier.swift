@@ -49,10 +49,7 @@ public enum CertificateVerifier {
         guard X509_verify_cert(ctx) == 1 else {
             throw .rejected(String(cString: X509_verify_cert_error_string(Int(X509_STORE_CTX_get_error(ctx)))))
         }
-        let ku = X509_get_key_usage(cert)
-        if ku != UInt32.max && (ku & UInt32(X509v3_KU_DIGITAL_SIGNATURE)) == 0 {
-            throw .rejected("key usage lacks digitalSignature")
-        }
+        if let refusal = context.clientPolicy.refusal(leaf: cert, chain: X509_STORE_CTX_get0_chain(ctx)) { throw .rejected(refusal.reason) }
         return TLSStream.describe(cert)
     }
 }

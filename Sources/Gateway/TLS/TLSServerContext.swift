@@ -15,9 +15,16 @@ public final class TLSServerContext: @unchecked Sendable {
         /// PEM CRL files; with `requireCRL`, every CA in the chain must have one.
         public var crlFiles: [String]
         public var requireCRL: Bool
-        public init(certificateFile: String, privateKeyFile: String, trustFile: String, crlFiles: [String], requireCRL: Bool = true) {
+        /// SHA-256 fingerprints of the intermediates allowed to issue client certificates; nil: the
+        /// intermediates (CA certificates not self-issued) of `trustFile`.
+        public var allowedIntermediates: [[UInt8]]?
+        /// Certificate policy OIDs of which a client certificate must carry one; empty: not checked.
+        public var clientCertificatePolicies: [String]
+        public init(certificateFile: String, privateKeyFile: String, trustFile: String, crlFiles: [String], requireCRL: Bool = true,
+                    allowedIntermediates: [[UInt8]]? = nil, clientCertificatePolicies: [String] = []) {
             self.certificateFile = certificateFile; self.privateKeyFile = privateKeyFile
             self.trustFile = trustFile; self.crlFiles = crlFiles; self.requireCRL = requireCRL
+            self.allowedIntermediates = allowedIntermediates; self.clientCertificatePolicies = clientCertificatePolicies
         }
     }
 
@@ -27,8 +34,12 @@ public final class TLSServerContext: @unchecked Sendable {
     }
 
     let ctx: OpaquePointer
+    let clientPolicy: ClientCertificatePolicy
 
     public init(_ config: Configuration) throws {
+        do { clientPolicy = try ClientCertificatePolicy(allowed: config.allowedIntermediates, trustFile: config.trustFile,
+                                                        requiredPolicies: config.clientCertificatePolicies) }
+        catch { throw SetupError.openssl("client certificate policy: \(error)") }
         guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw SetupError.openssl(TLSServerContext.lastError()) }
         self.ctx = ctx
         _ = shim_SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)
@@ -67,6 +78,9 @@ public final class TLSServerContext: @unchecked Sendable {
         // The client purpose makes OpenSSL require EKU clientAuth when present.
         X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        SSL_CTX_set_cert_verify_callback(ctx, ClientCertificatePolicy.verifyCallback, Unmanaged.passUnretained(clientPolicy).toOpaque())
+        // Leaf, at most two CAs, anchor (security.md §2.6.2); ClientCertificatePolicy then wants exactly one intermediate.
+        SSL_CTX_set_verify_depth(ctx, 2)
         let sid: [UInt8] = Array("fhir-gateway".utf8)
         _ = SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))
     }
