@@ -266,4 +266,53 @@ import Validation
         }
         #expect(resets.count == 2 && resets.last?.entry.outcome?.contains("resource ") == true, "each reset is audited")
     }
+
+    /// The reset through the admin API of a running sandbox (a hosted sandbox has no shell for editors):
+    /// operator only, the same result as the CLI, audited; a production gateway refuses it and keeps its data.
+    @Test func operatorResetsARunningSandboxThroughTheAdminAPI() throws {
+        let tmp = StoreTempDir()
+        let dir = try Self.privateCopy(tmp)
+        let server = try G.Server(arguments: ["serve", "--sandbox", dir])
+        defer { server.stop() }
+        let a = sb.client("dui-a"), op = sb.client("operator")
+        let token = try G.token(server, a)
+        let seedDecision = try #require(Self.decision(sb.seed, "attribution-evaluation")?["idNatDecision"]?.string)
+        let body = tmp.file("consent.json")
+        try Data(H.consent(source: a.egs[0], idNat: seedDecision).serialized()).write(to: URL(fileURLWithPath: body))
+        let consent = try G.curl(server.base + "/fhir/Consent", cert: G.pair(a), ["-H", "Authorization: Bearer \(token)", "-H", "struct_idnat: \(a.egs[0])",
+                                                                                  "-H", "Content-Type: application/fhir+json", "--data-binary", "@\(body)"])
+        #expect(consent.status == 201, "\(consent.body)")
+        let consentId = try #require(consent.json?["id"] as? String)
+        func consentKept() throws -> Bool {
+            try SQLiteStore(path: dir + "/gateway.sqlite").read { tx in try tx.read(tenant: a.egs[0], type: "Consent", id: consentId) } != nil
+        }
+
+        let byEditor = try G.curl(server.base + "/admin/sandbox/reset", cert: G.pair(a), ["-X", "POST"])
+        #expect(byEditor.status == 403 && byEditor.rule == "AUTH-OPERATOR")
+        #expect(try consentKept())
+
+        let reset = try G.curl(server.base + "/admin/sandbox/reset", cert: G.pair(op), ["-X", "POST"])
+        #expect(reset.status == 200, "\(reset.body)")
+        let seed = (try JSONValue.parse(Array(reset.body.utf8)))["seed"] ?? .null
+        #expect(Self.stable(seed) == Self.stable(sb.seed), "the API reset replays the seed of init, as the CLI does")
+        #expect(try Self.mismatches(seed, database: dir + "/gateway.sqlite") == [])
+        #expect(try !consentKept())
+        let audited = try SQLiteStore(path: dir + "/gateway.sqlite").read { tx in
+            try tx.auditRecords(after: 0, limit: 1_000_000).filter { $0.entry.interaction == "sandbox-reset" }
+        }
+        #expect(audited.count == 1 && audited.first?.entry.outcome?.hasPrefix("by operator") == true, "\(audited.map(\.entry.outcome))")
+        server.stop()
+
+        // The same database served as production: the route refuses and nothing moves.
+        let production = try G.Server(environment: ["FHIR_GATEWAY_SANDBOX": "false"], arguments: ["serve", "--config", dir + "/gateway.json"])
+        defer { production.stop() }
+        let before = try SQLiteStore(path: dir + "/gateway.sqlite").read { tx in try tx.auditCount() }
+        let refused = try G.curl(production.base + "/admin/sandbox/reset", cert: G.pair(op), ["-X", "POST"])
+        #expect(refused.status == 403 && refused.rule == "ADMIN-NOT-SANDBOX", "\(refused.body)")
+        #expect(try Self.mismatches(seed, database: dir + "/gateway.sqlite") == [])
+        let resets = try SQLiteStore(path: dir + "/gateway.sqlite").read { tx in
+            try tx.auditRecords(after: before, limit: 1_000_000).filter { $0.entry.interaction == "sandbox-reset" }
+        }
+        #expect(resets.isEmpty)
+    }
 }

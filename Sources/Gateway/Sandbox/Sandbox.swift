@@ -153,9 +153,9 @@ public enum Sandbox {
 
     /// Plants the seed in one transaction of `store` (the validation engine serves the CDA reader and the
     /// Task checks, its terminology the ROR projection). Returns the seed's description.
-    static func plantSeed(_ store: SQLiteStore, before: (any StoreWriteTransaction) throws -> Void = { _ in },
+    static func plantSeed(_ store: any GatewayStore, engine given: ValidationEngine? = nil, before: (any StoreWriteTransaction) throws -> Void = { _ in },
                           after: (any StoreWriteTransaction) throws -> Void = { _ in }) throws -> JSONValue {
-        let engine = try ValidationEngine.load(dataDirectory: DataDirectory.locate())
+        let engine = try given ?? ValidationEngine.load(dataDirectory: DataDirectory.locate())
         let flows = HandicapFlows(store: store, validation: engine, sandbox: true)
         let ror = RorSynchronizer(store: store, terminology: engine.terminology)
         return try store.write { tx in
@@ -180,18 +180,7 @@ public enum Sandbox {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
         let configuration = try GatewayConfiguration.load(path: dir + "/gateway.json")
         guard configuration.sandbox else { throw Failure.io("\(dir)/gateway.json is not a sandbox configuration: refusing to reset its database") }
-        let store = try SQLiteStore(path: configuration.databasePath)
-        var issued: Int64 = 0
-        var removed: [(table: String, rows: Int)] = []
-        let seed = try plantSeed(store, before: { tx in
-            issued = try tx.decisionSequence()
-            removed = try tx.purgeSandboxData()
-            try tx.setDecisionSequence(0)
-        }, after: { tx in
-            try tx.setDecisionSequence(max(issued, try tx.decisionSequence()))
-            try tx.audit(AuditEntry(interaction: "sandbox-reset", status: 200,
-                                    outcome: "by \(operatorName): " + removed.map { "\($0.table) \($0.rows)" }.joined(separator: ", ")))
-        })
+        let seed = try reset(store: try SQLiteStore(path: configuration.databasePath), by: operatorName)
         let path = dir + "/sandbox.json"
         if let data = FileManager.default.contents(atPath: path), var descriptor = try? JSONValue.parse([UInt8](data)) {
             descriptor["seed"] = seed
@@ -200,11 +189,48 @@ public enum Sandbox {
         return seed
     }
 
+    /// The reset itself, on an open store (the CLI above, and `POST /admin/sandbox/reset` of a running
+    /// sandbox gateway, which passes its loaded validation engine). Returns the new seed description.
+    static func reset(store: any GatewayStore, engine: ValidationEngine? = nil, by operatorName: String) throws -> JSONValue {
+        var issued: Int64 = 0
+        var removed: [(table: String, rows: Int)] = []
+        return try plantSeed(store, engine: engine, before: { tx in
+            issued = try tx.decisionSequence()
+            removed = try tx.purgeSandboxData()
+            try tx.setDecisionSequence(0)
+        }, after: { tx in
+            try tx.setDecisionSequence(max(issued, try tx.decisionSequence()))
+            try tx.audit(AuditEntry(interaction: "sandbox-reset", status: 200,
+                                    outcome: "by \(operatorName): " + removed.map { "\($0.table) \($0.rows)" }.joined(separator: ", ")))
+        })
+    }
+
     static func write(_ json: JSONValue, to path: String) throws {
         var bytes = json.serialized(pretty: true)
         bytes.append(0x0A)
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
             throw Failure.io("cannot write \(path)")
+        }
+    }
+}
+
+/// `POST /admin/sandbox/reset` (operator certificate): the reset of a running sandbox gateway, for a
+/// hosted sandbox whose editors have no shell on it. Answers 200 with the new seed description (the
+/// `seed` member of sandbox.json); on a production gateway the route answers 403 and touches nothing.
+enum SandboxRoutes {
+    static func register(in r: inout Router, store: any GatewayStore, engine: ValidationEngine, sandbox: Bool) {
+        r.add("POST", "/admin/sandbox/reset", .operator) { ctx throws(FHIRError) in
+            guard sandbox else {
+                throw FHIRError(status: 403, code: .forbidden, rule: "ADMIN-NOT-SANDBOX",
+                                "cette passerelle n'est pas en mode bac à sable : ses données ne sont jamais réinitialisées")
+            }
+            let seed: JSONValue
+            do { seed = try Sandbox.reset(store: store, engine: engine, by: ctx.peer?.commonName ?? "operator") } catch {
+                Log.error("sandbox.reset.failed", [("requestId", ctx.requestId), ("error", "\(error)")])
+                throw FHIRError(status: 500, code: .exception, rule: "ADMIN-STORE", "réinitialisation du bac à sable impossible ; rien n'a changé")
+            }
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+                                body: JSONValue.object([("seed", seed)]).serialized())
         }
     }
 }
