@@ -53,13 +53,26 @@ public final class HTTPServer: Sendable {
     private let listenFD: Int32
     public let port: UInt16
 
+    /// Taken when a connection opens or closes and by `stop()`, never per request: Swift's `Mutex` is a
+    /// priority-inheritance futex on Linux, and four locks per request on this one lock cost 30 % of the
+    /// server's CPU at 16 keep-alive connections (docs/performance.md, "Gateway").
     struct State: ~Copyable {
         var active = 0
-        var stopping = false
         var started = false
         var listenerClosed = false
-        var streams: [ObjectIdentifier: (stream: any ByteStream & Sendable, busy: Bool)] = [:]
+        var connections: [ObjectIdentifier: Connection] = [:]
     }
+
+    /// A live connection; `busy` while a request is being received or handled (a graceful stop waits
+    /// for those and wakes the others).
+    final class Connection: Sendable {
+        let stream: any ByteStream & Sendable
+        let busy = Atomic<Bool>(false)
+        init(_ stream: any ByteStream & Sendable) { self.stream = stream }
+    }
+
+    /// Set once by `stop()`; read by every connection between requests.
+    private let stopping = Atomic<Bool>(false)
 
     public enum StartError: Error, CustomStringConvertible {
         case socket(String)
@@ -113,9 +126,9 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, wakes idle keep-alive connections, and waits (up to `grace` seconds) for
     /// in-flight requests (partly received or being handled) to be answered.
     public func stop(grace: Double = 10) {
+        stopping.store(true, ordering: .sequentiallyConsistent)
         let idle: [any ByteStream & Sendable] = state.withLock { s in
-            s.stopping = true
-            return s.streams.values.filter { !$0.busy }.map(\.stream)
+            s.connections.values.filter { !$0.busy.load(ordering: .sequentiallyConsistent) }.map(\.stream)
         }
         _ = Glibc.shutdown(listenFD, Int32(SHUT_RDWR))
         for s in idle { s.shutdownRead() }
@@ -145,12 +158,12 @@ public final class HTTPServer: Sendable {
             let fd = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &len) } }
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                if state.withLock({ $0.stopping }) { return }
+                if stopping.load(ordering: .relaxed) { return }
                 if errno == EMFILE || errno == ENFILE { usleep(50_000); continue }
                 return
             }
             let admitted = state.withLock { s -> Bool in
-                guard !s.stopping, s.active < config.maxConnections else { return false }
+                guard !stopping.load(ordering: .relaxed), s.active < config.maxConnections else { return false }
                 s.active += 1
                 return true
             }
@@ -189,10 +202,11 @@ public final class HTTPServer: Sendable {
         } else {
             stream = PlainStream(fd: fd)
         }
-        let id = ObjectIdentifier(stream)
-        state.withLock { $0.streams[id] = (stream, false) }
+        let connection = Connection(stream)
+        let id = ObjectIdentifier(connection)
+        state.withLock { $0.connections[id] = connection }
         defer {
-            state.withLock { _ = $0.streams.removeValue(forKey: id) }
+            state.withLock { _ = $0.connections.removeValue(forKey: id) }
             stream.close()
         }
         var parser = HTTPRequestParser(limits: config.limits)
@@ -208,7 +222,7 @@ public final class HTTPServer: Sendable {
             }
             var started: Date?
             while case .needMore = event {
-                if state.withLock({ $0.stopping }) && parser.isIdle { return }
+                if stopping.load(ordering: .sequentiallyConsistent) && parser.isIdle { return }
                 let idle = parser.isIdle
                 if !idle && started == nil { started = Date() }
                 var timeout = idle ? config.idleTimeout : config.readTimeout
@@ -237,13 +251,13 @@ public final class HTTPServer: Sendable {
                     return
                 }
                 // A request being received is in flight: a graceful stop waits for it too.
-                if !parser.isIdle { state.withLock { $0.streams[id]?.busy = true } }
+                if !parser.isIdle { connection.busy.store(true, ordering: .sequentiallyConsistent) }
             }
             guard case .request(let request) = event else { return }
-            state.withLock { s in s.streams[id]?.busy = true }
+            connection.busy.store(true, ordering: .sequentiallyConsistent)
             var response = handler(request, context)
-            let stopping = state.withLock { s -> Bool in s.streams[id]?.busy = false; return s.stopping }
-            let keepAlive = request.keepAlive && !stopping
+            connection.busy.store(false, ordering: .sequentiallyConsistent)
+            let keepAlive = request.keepAlive && !stopping.load(ordering: .sequentiallyConsistent)
             if response.header("Server") == nil { response.headers.append(("Server", "fhir-gateway")) }
             do {
                 try stream.write(response.serialized(keepAlive: keepAlive, headOnly: request.method == "HEAD", date: HTTPResponse.httpDate()))

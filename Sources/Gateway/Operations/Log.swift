@@ -15,12 +15,13 @@ public enum Log {
         var name: String { switch self { case .debug: "debug"; case .info: "info"; case .warning: "warning"; case .error: "error" } }
     }
 
-    private static let minimum = Mutex(Level.info)
+    /// Read on every line by every connection thread: an atomic, not a lock.
+    private static let minimum = Atomic<Int>(Level.info.rawValue)
 
-    public static func setLevel(_ level: Level) { minimum.withLock { $0 = level } }
+    public static func setLevel(_ level: Level) { minimum.store(level.rawValue, ordering: .relaxed) }
 
     public static func write(_ level: Level, _ event: String, _ fields: [(String, String)] = []) {
-        guard level >= minimum.withLock({ $0 }) else { return }
+        guard level.rawValue >= minimum.load(ordering: .relaxed) else { return }
         var obj: [(String, JSONValue)] = [("ts", .string(Timestamp.now().fhirInstant)),
                                           ("level", .string(level.name)), ("event", .string(event))]
         for (k, v) in fields { obj.append((k, .string(v))) }

@@ -60,6 +60,10 @@ public final class SQLiteDatabase: Sendable {
     public struct Options: Sendable {
         public var readers = 4
         public var busyTimeoutMilliseconds: Int32 = 10_000
+        /// Page cache per connection. SQLite's 2 MB default made polling re-read the same index and
+        /// body pages from the OS on every page of results (a third of the server's CPU in `pread`
+        /// copies on a 6 GB store); 32 MB per connection keeps a tenant's recent pages.
+        public var cacheKibibytes = 32 * 1024
         public var migrations: [Migration] = Migration.all
         public init() {}
     }
@@ -92,7 +96,7 @@ public final class SQLiteDatabase: Sendable {
                                   message: "could not switch to WAL (journal_mode is \(mode ?? "nil"))", sql: nil)
             }
         }
-        try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -\(options.cacheKibibytes);")
         // Readers cannot write, even by mistake: SQLite itself refuses (SQLITE_READONLY).
         if !writer { try connection.execute("PRAGMA query_only = ON") }
         return connection
