@@ -60,9 +60,9 @@ public final class SQLiteDatabase: Sendable {
     public struct Options: Sendable {
         public var readers = 4
         public var busyTimeoutMilliseconds: Int32 = 10_000
-        /// Page cache per connection. SQLite's 2 MB default made polling re-read the same index and
-        /// body pages from the OS on every page of results (a third of the server's CPU in `pread`
-        /// copies on a 6 GB store); 32 MB per connection keeps a tenant's recent pages.
+        /// Page cache per connection. With SQLite's 2 MB default, polling re-read the same index and
+        /// body pages from the OS on every page of results (a sixth of the samples in `pread` on a 6 GB
+        /// store); 32 MB per connection keeps a tenant's recent pages (docs/performance.md, "Gateway").
         public var cacheKibibytes = 32 * 1024
         public var migrations: [Migration] = Migration.all
         public init() {}
