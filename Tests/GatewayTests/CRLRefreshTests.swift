@@ -62,20 +62,35 @@ final class CRLTestPKI {
 }
 
 /// An HTTP server of the test process that publishes one CRL (or whatever body and status the test sets).
+/// With `etag`, it answers as a static file server does: an ETag derived from the body, and 304 to an
+/// `If-None-Match` naming it; `requests` counts what it was asked, by status.
 final class CRLPublisher: Sendable {
-    private final class Slot: Sendable { let value: Mutex<(status: Int, body: [UInt8])>; init(_ b: [UInt8]) { value = Mutex((200, b)) } }
+    private final class Slot: Sendable {
+        let value: Mutex<(status: Int, body: [UInt8])>
+        let answered = Mutex<[Int: Int]>([:])
+        init(_ b: [UInt8]) { value = Mutex((200, b)) }
+    }
     private let served: Slot
     private let http: HTTPServer
     var url: String { "http://127.0.0.1:\(http.port)/org.crl" }
+    var requests: [Int: Int] { served.answered.withLock { $0 } }
 
-    init(_ body: [UInt8]) throws {
+    init(_ body: [UInt8], etag: Bool = false) throws {
         let served = Slot(body)
         self.served = served
         var config = HTTPServer.Configuration()
         config.port = 0
-        http = try HTTPServer(configuration: config, tls: nil) { _, _ in
+        http = try HTTPServer(configuration: config, tls: nil) { request, _ in
             let (status, body) = served.value.withLock { $0 }
-            return HTTPResponse(status: status, headers: [("Content-Type", "application/pkix-crl")], body: body)
+            var headers = [("Content-Type", "application/pkix-crl")]
+            var answer = status
+            if etag && status == 200 {
+                let tag = "\"" + SecretHasher.sha256(body).prefix(8).map { String(format: "%02x", $0) }.joined() + "\""
+                headers.append(("ETag", tag))
+                if request.header("If-None-Match") == tag { answer = 304 }
+            }
+            served.answered.withLock { $0[answer, default: 0] += 1 }
+            return HTTPResponse(status: answer, headers: headers, body: answer == 304 ? [] : body)
         }
         http.start()
     }
@@ -188,6 +203,43 @@ final class CRLPublisher: Sendable {
         #expect((3...5).contains(afterStop), "1 before, then a pass about every second: \(afterStop)")
         usleep(1_500_000)
         #expect(unchanged() == afterStop)
+    }
+}
+
+@Suite struct CRLConditionalDownloadTests {
+    /// An unchanged CRL is not downloaded again (304 to the ETag of the installed one); a new one is;
+    /// validators are not sent for a CRL that is no longer installed.
+    @Test func unchangedCRLIsNotDownloadedAgain() throws {
+        let pki = try CRLTestPKI()
+        let publisher = try CRLPublisher(try pki.crl(der: true), etag: true)
+        defer { publisher.stop() }
+        let store = try SQLiteStore(path: pki.tmp.file("audit.sqlite"))
+        let cache = CRLCache(directory: pki.tmp.path + "/cache", urls: [publisher.url], trustFile: pki.dir + "/trust.pem")
+        let refresher = CRLRefresher(cache: cache, interval: 3600, metrics: Metrics(), store: store, fetchTimeout: 5)
+        #expect(refresher.refresh { true } == CRLRefresher.Pass(updated: 1, unchanged: 0, failed: 0))
+        #expect(refresher.refresh { true } == CRLRefresher.Pass(updated: 0, unchanged: 1, failed: 0))
+        #expect(refresher.refresh { true } == CRLRefresher.Pass(updated: 0, unchanged: 1, failed: 0))
+        #expect(publisher.requests == [200: 1, 304: 2], "\(publisher.requests)")
+        usleep(1_100_000)
+        publisher.publish(try pki.crl())
+        #expect(refresher.refresh { true } == CRLRefresher.Pass(updated: 1, unchanged: 0, failed: 0))
+        #expect(publisher.requests == [200: 2, 304: 2])
+        // The installed file gone (a cleaned cache directory): a full download, not a 304.
+        unlink(cache.file(for: publisher.url))
+        #expect(refresher.refresh { true } == CRLRefresher.Pass(updated: 1, unchanged: 0, failed: 0))
+        #expect(publisher.requests == [200: 3, 304: 2])
+    }
+
+    @Test func nextUpdatesAreReadFromEveryCRLOfEveryFile() throws {
+        let pki = try CRLTestPKI()
+        let both = pki.tmp.file("both.pem")
+        try Data(try pki.crl("root") + (try pki.crl("org"))).write(to: URL(fileURLWithPath: both))
+        let dates = CRLCache.nextUpdates(inFiles: [both, pki.tmp.file("absent.pem")])
+        #expect(dates.count == 2 && dates.allSatisfy { $0.nextUpdate > Date().addingTimeInterval(20 * 86_400) }, "\(dates)")
+        #expect(Set(dates.map(\.issuer)).count == 2 && dates.contains { $0.issuer.hasSuffix("ORGANISATIONS") })
+        let metrics = Metrics()
+        metrics.setCRLNextUpdates(dates + [(issuer: dates[0].issuer, nextUpdate: Date(timeIntervalSince1970: 1_000))])
+        #expect(metrics.render().contains("gateway_crl_next_update_timestamp_seconds{issuer=\"\(dates[0].issuer)\"} 1000"), "the earliest wins")
     }
 }
 

@@ -325,6 +325,14 @@ import Glibc
         // /metrics is the operator's only.
         let metrics = try G.curl(server.base + "/metrics", cert: G.pair(sb.client("operator")))
         #expect(metrics.status == 200 && metrics.body.contains("gateway_http_requests_total{route=\"/fhir/Task\",status=\"403\"}"))
+        // The CRLs in use, by issuer, with their nextUpdate (the sandbox's are 30 days long).
+        let crlDates = metrics.body.split(separator: "\n").filter { $0.hasPrefix("gateway_crl_next_update_timestamp_seconds{") }
+        #expect(crlDates.contains { $0.contains("AC IGC-SANTE ELEMENTAIRE ORGANISATIONS\"}") } && crlDates.contains { $0.contains("AC RACINE IGC-SANTE ELEMENTAIRE\"}") },
+                "\(crlDates)")
+        for line in crlDates {
+            let seconds = Double(line.split(separator: " ").last ?? "") ?? 0
+            #expect(seconds > Date().timeIntervalSince1970 + 25 * 86_400 && seconds < Date().timeIntervalSince1970 + 31 * 86_400, "\(line)")
+        }
         let notOperator = try G.curl(server.base + "/metrics", cert: G.pair(a))
         #expect(notOperator.status == 403 && notOperator.rule == "AUTH-OPERATOR")
     }

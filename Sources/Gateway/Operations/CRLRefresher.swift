@@ -7,7 +7,9 @@ import Synchronization
 /// HTTP status, not a CRL, wrong signer, stale, older than the installed one) keeps the previous CRL;
 /// a rebuild that fails puts the previous files back. Every failure is logged and counted
 /// (`gateway_crl_downloads_total{outcome="failed"}`); every pass that changed or failed something
-/// is audited as `crl-refresh`.
+/// is audited as `crl-refresh`. Downloads are conditional (`If-None-Match` / `If-Modified-Since`
+/// with the validators of the last CRL accepted from that URL): a 304 counts as unchanged, so an
+/// hourly pass does not move megabytes of CRL that did not change.
 public final class CRLRefresher: Sendable {
     public let cache: CRLCache
     let interval: Double
@@ -17,6 +19,9 @@ public final class CRLRefresher: Sendable {
     /// Signalled by `stop()` to end the wait between passes.
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
+    /// ETag and Last-Modified of the last CRL installed (or found unchanged) per URL; kept in memory,
+    /// so the first pass after a start downloads everything once.
+    private let validators = Mutex<[String: [(name: String, value: String)]]>([:])
 
     public struct Pass: Sendable, Equatable {
         public var updated = 0
@@ -40,9 +45,22 @@ public final class CRLRefresher: Sendable {
                 request.timeoutSeconds = fetchTimeout
                 request.maxBodyBytes = 64 * 1024 * 1024
                 request.maxRedirects = 3
+                // Conditional only while the CRL it describes is still installed.
+                if FileManager.default.fileExists(atPath: cache.file(for: url)) {
+                    request.headers = validators.withLock { $0[url] } ?? []
+                }
                 let response = try HTTPFetch.get(request)
+                if response.status == 304 && !request.headers.isEmpty {
+                    pass.unchanged += 1
+                    metrics.recordCRLDownload(outcome: "unchanged")
+                    continue
+                }
                 guard response.status == 200 else { throw HTTPFetch.Failure.transport(code: 0, message: "HTTP \(response.status)") }
-                switch try cache.install(response.body, for: url) {
+                let outcome = try cache.install(response.body, for: url)
+                let sent = [("If-None-Match", response.header("ETag")), ("If-Modified-Since", response.header("Last-Modified"))]
+                    .compactMap { name, value in value.map { (name: name, value: $0) } }
+                validators.withLock { $0[url] = sent }
+                switch outcome {
                 case .updated(let previous):
                     installed.append((url, previous))
                 case .unchanged:
@@ -65,6 +83,7 @@ public final class CRLRefresher: Sendable {
             } else {
                 for (url, previous) in installed {
                     cache.rollback(url: url, previous: previous)
+                    _ = validators.withLock { $0.removeValue(forKey: url) }
                     metrics.recordCRLDownload(outcome: "failed")
                     Log.error("crl.rolled.back", [("url", url)])
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,7 @@ public final class Metrics: Sendable {
         var tlsFailures: [String: UInt64] = [:]
         var tokens: [String: UInt64] = [:]        // "issued" / "refused"
         var crlDownloads: [String: UInt64] = [:]  // "updated" / "unchanged" / "failed"
+        var crlNextUpdates: [String: Double] = [:]  // issuer CN → nextUpdate (seconds since the epoch)
     }
 
     private let state = Mutex(State())
@@ -55,6 +57,11 @@ public final class Metrics: Sendable {
     public func recordTLSFailure(reason: String) {
         let bucket = Metrics.tlsFailureBucket(reason)
         state.withLock { $0.tlsFailures[bucket, default: 0] += 1 }
+    }
+
+    /// A Prometheus label value: backslash, double quote and line feed escaped.
+    static func labelValue(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
     /// Reasons are bucketed so that certificate contents never become label values or audit text.
@@ -82,6 +89,14 @@ public final class Metrics: Sendable {
     /// Scheduled CRL downloads, one per URL and pass: updated, unchanged or failed.
     public func recordCRLDownload(outcome: String) {
         state.withLock { $0.crlDownloads[outcome, default: 0] += 1 }
+    }
+
+    /// The CRLs the TLS context was built with (replaced at every build: start, SIGHUP, downloads).
+    /// Two CRLs of one issuer (two files): the earliest nextUpdate, the one that fails first.
+    public func setCRLNextUpdates(_ crls: [(issuer: String, nextUpdate: Date)]) {
+        var next: [String: Double] = [:]
+        for c in crls { next[c.issuer] = min(next[c.issuer] ?? .infinity, c.nextUpdate.timeIntervalSince1970) }
+        state.withLock { $0.crlNextUpdates = next }
     }
 
     public func render() -> String {
@@ -118,6 +133,11 @@ public final class Metrics: Sendable {
             for (k, v) in s.tokens.sorted(by: { $0.key < $1.key }) { out += "gateway_tokens_total{outcome=\"\(k)\"} \(v)\n" }
             out += "# HELP gateway_crl_downloads_total Scheduled CRL downloads by outcome.\n# TYPE gateway_crl_downloads_total counter\n"
             for (k, v) in s.crlDownloads.sorted(by: { $0.key < $1.key }) { out += "gateway_crl_downloads_total{outcome=\"\(k)\"} \(v)\n" }
+            out += "# HELP gateway_crl_next_update_timestamp_seconds nextUpdate of each CRL in use, by issuer CN (handshakes fail past it).\n"
+                + "# TYPE gateway_crl_next_update_timestamp_seconds gauge\n"
+            for (k, v) in s.crlNextUpdates.sorted(by: { $0.key < $1.key }) {
+                out += "gateway_crl_next_update_timestamp_seconds{issuer=\"\(Metrics.labelValue(k))\"} \(Int64(v))\n"
+            }
             return out
         }
     }

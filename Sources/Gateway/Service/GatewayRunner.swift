@@ -53,6 +53,8 @@ public enum GatewayRunner {
         // install starts with current revocations; a failure keeps whatever is cached.
         if !crls.urls.isEmpty { refresher.refresh { (try? makeTLS()) != nil } }
         let tls = try makeTLS()
+        @Sendable func publishCRLDates() { metrics.setCRLNextUpdates(CRLCache.nextUpdates(inFiles: configuration.crlFiles + crls.files)) }
+        publishCRLDates()
         // Reverse-proxy mode: a plain listener (meant for loopback behind the proxy); the TLS context's
         // trust store then only verifies the certificates the proxy forwards.
         let proxied = configuration.reverseProxy
@@ -75,6 +77,7 @@ public enum GatewayRunner {
                     let fresh = try makeTLS()
                     server.replaceTLS(fresh)
                     service.replaceProxyVerifier(fresh)
+                    publishCRLDates()
                     AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 200, outcome: "reloaded (\(cause))"))
                     Log.info("tls.reloaded", [("cause", cause), ("crlFiles", String(configuration.crlFiles.count + crls.files.count))])
                     return true
