@@ -36,7 +36,7 @@ enum GatewayProcess {
     }
 
     static let sandbox: Sandbox = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gw-sandbox-\(getpid())").path
+        let dir = TestSupport.perProcessDirectory("gw-sandbox-").path
         let r = try! TestSupport.run(binary, ["sandbox", "init", dir, "--port", "0"], timeout: 60)
         precondition(r.status == 0, "sandbox init failed: \(r.stderr)")
         try! SQLiteStore(path: dir + "/gateway.sqlite").backup(to: dir + "/pristine.sqlite")
