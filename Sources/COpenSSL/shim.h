@@ -7,7 +7,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <string.h>
 
 static inline long shim_SSL_CTX_set_min_proto_version(SSL_CTX *c, int v) { return SSL_CTX_set_min_proto_version(c, v); }
 static inline long shim_SSL_CTX_set_max_proto_version(SSL_CTX *c, int v) { return SSL_CTX_set_max_proto_version(c, v); }
@@ -25,17 +24,17 @@ static const long shim_SSL_SESS_CACHE_OFF = SSL_SESS_CACHE_OFF;
 static inline long shim_SSL_CTX_add_extra_chain_cert(SSL_CTX *c, X509 *x) { return SSL_CTX_add_extra_chain_cert(c, x); }
 static const int shim_NID_organizationalUnitName = NID_organizationalUnitName;
 static inline const char *shim_SSL_get_version(const SSL *s) { return SSL_get_version(s); }
-/* 1 when the certificate's certificatePolicies extension names `oid` (dotted form), else 0. */
-static inline int shim_X509_has_policy(X509 *x, const char *oid) {
+/* 1 when the certificate's certificatePolicies extension names `oid`, else 0 (OBJ_cmp: no text truncation). */
+static inline int shim_X509_has_policy(X509 *x, const ASN1_OBJECT *oid) {
     CERTIFICATEPOLICIES *policies = X509_get_ext_d2i(x, NID_certificate_policies, NULL, NULL);
     if (policies == NULL) return 0;
     int found = 0;
     for (int i = 0; i < sk_POLICYINFO_num(policies) && !found; i++) {
-        char text[128];
         POLICYINFO *info = sk_POLICYINFO_value(policies, i);
-        if (OBJ_obj2txt(text, sizeof text, info->policyid, 1) > 0 && strcmp(text, oid) == 0) found = 1;
+        if (OBJ_cmp(info->policyid, oid) == 0) found = 1;
     }
     CERTIFICATEPOLICIES_free(policies);
     return found;
 }
+static const uint32_t shim_EXFLAG_SI = EXFLAG_SI;
 #endif

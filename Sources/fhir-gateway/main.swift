@@ -26,6 +26,7 @@ if args.first == "serve" {
         case ("--sandbox", let dir?):
             configuration = try GatewayConfiguration.load(path: dir + "/gateway.json")
             configuration.sandbox = true
+            configuration.sandboxDirectory = URL(fileURLWithPath: dir).standardizedFileURL.path
         case ("--config", let file?):
             configuration = try GatewayConfiguration.load(path: file)
         default:

@@ -260,9 +260,21 @@ import Glibc
         #expect(try G.curl(server.base + "/admin/eg/1999999999/activate", cert: op, ["-X", "POST"]).status == 404)
     }
 
+    /// Outside sandbox mode the gateway does not start without its list of allowed intermediates
+    /// (deriving them from the trust file is a sandbox convenience; security.md §2.5).
+    @Test func productionNeedsItsAllowedIntermediates() throws {
+        do {
+            let server = try G.Server(environment: ["FHIR_GATEWAY_SANDBOX": "false"], arguments: ["serve", "--config", sb.dir + "/gateway.json"])
+            server.stop()
+            Issue.record("a production gateway started without allowedIntermediates")
+        } catch G.Server.ServerError.didNotStart(let log) {
+            #expect(log.contains("allowedIntermediates"), "\(log)")
+        }
+    }
+
     /// `serve --config` on the sandbox's file with sandbox mode off: sandbox clients are refused.
     @Test func productionGatewayRefusesSandboxClients() throws {
-        let server = try G.Server(environment: ["FHIR_GATEWAY_SANDBOX": "false"], arguments: ["serve", "--config", sb.dir + "/gateway.json"])
+        let server = try G.Server(environment: G.productionEnvironment, arguments: ["serve", "--config", sb.dir + "/gateway.json"])
         defer { server.stop() }
         let a = sb.client("dui-a")
         let r = try G.curl(server.base + "/oauth/token", cert: G.pair(a), ["-u", "\(a.clientId):\(a.clientSecret)", "-d", "grant_type=client_credentials"])

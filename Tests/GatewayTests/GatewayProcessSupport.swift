@@ -52,6 +52,14 @@ enum GatewayProcess {
                        clients: clients, caFile: json["caFile"] as! String, seed: (try! JSONValue.parse([UInt8](data)))["seed"] ?? .null)
     }()
 
+    /// Sandbox mode off, on the sandbox's files: production must name the intermediates that issue
+    /// client certificates (here the sandbox's ORGANISATIONS one).
+    static var productionEnvironment: [String: String] {
+        let org = try! CertificateVerifier.describe(pemFile: sandbox.dir + "/pki/org/ca.crt")
+        return ["FHIR_GATEWAY_SANDBOX": "false",
+                "FHIR_GATEWAY_ALLOWED_INTERMEDIATES": org.sha256.map { String(format: "%02X", $0) }.joined(separator: ":")]
+    }
+
     /// A running `serve --sandbox` process.
     final class Server {
         let process: Process

@@ -295,6 +295,7 @@ import Validation
         #expect(reset.status == 200, "\(reset.body)")
         let seed = (try JSONValue.parse(Array(reset.body.utf8)))["seed"] ?? .null
         #expect(Self.stable(seed) == Self.stable(sb.seed), "the API reset replays the seed of init, as the CLI does")
+        #expect(try Self.seed(dir) == seed, "sandbox.json describes the new seed (ids, polling bound), as after the CLI reset")
         #expect(try Self.mismatches(seed, database: dir + "/gateway.sqlite") == [])
         #expect(try !consentKept())
         let audited = try SQLiteStore(path: dir + "/gateway.sqlite").read { tx in
@@ -304,7 +305,7 @@ import Validation
         server.stop()
 
         // The same database served as production: the route refuses and nothing moves.
-        let production = try G.Server(environment: ["FHIR_GATEWAY_SANDBOX": "false"], arguments: ["serve", "--config", dir + "/gateway.json"])
+        let production = try G.Server(environment: G.productionEnvironment, arguments: ["serve", "--config", dir + "/gateway.json"])
         defer { production.stop() }
         let before = try SQLiteStore(path: dir + "/gateway.sqlite").read { tx in try tx.auditCount() }
         let refused = try G.curl(production.base + "/admin/sandbox/reset", cert: G.pair(op), ["-X", "POST"])

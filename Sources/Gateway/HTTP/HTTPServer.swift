@@ -127,11 +127,12 @@ public final class HTTPServer: Sendable {
     /// in-flight requests (partly received or being handled) to be answered.
     public func stop(grace: Double = 10) {
         stopping.store(true, ordering: .sequentiallyConsistent)
-        let idle: [any ByteStream & Sendable] = state.withLock { s in
-            s.connections.values.filter { !$0.busy.load(ordering: .sequentiallyConsistent) }.map(\.stream)
-        }
         _ = Glibc.shutdown(listenFD, Int32(SHUT_RDWR))
-        for s in idle { s.shutdownRead() }
+        // Under the lock: a connection leaves the table before it closes its descriptor, so every
+        // descriptor reached here is still its own (not a number already reused elsewhere).
+        state.withLock { s in
+            for c in s.connections.values where !c.busy.load(ordering: .sequentiallyConsistent) { c.stream.shutdownRead() }
+        }
         let deadline = Date().addingTimeInterval(grace)
         while Date() < deadline {
             if state.withLock({ $0.active == 0 && ($0.listenerClosed || !$0.started) }) { break }

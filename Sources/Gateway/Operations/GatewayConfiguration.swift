@@ -32,6 +32,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var rateLimitBurst = 100
     /// Sandbox mode: editors test against seeded demo data; never mixed with production data.
     public var sandbox = false
+    /// The sandbox directory when started with `serve --sandbox DIR` (not a file key): the admin reset
+    /// rewrites `DIR/sandbox.json` as the CLI does.
+    public var sandboxDirectory: String?
     /// Off by default. When on, plain HTTP from `trustedProxies` may carry the verified client
     /// certificate (URL-encoded PEM) in `proxyCertificateHeader`; nobody else may.
     public var reverseProxy = false

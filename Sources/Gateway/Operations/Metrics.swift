@@ -92,10 +92,11 @@ public final class Metrics: Sendable {
     }
 
     /// The CRLs the TLS context was built with (replaced at every build: start, SIGHUP, downloads).
-    /// Two CRLs of one issuer (two files): the earliest nextUpdate, the one that fails first.
+    /// Two CRLs of one issuer (a configured file and a download): the latest nextUpdate, since OpenSSL
+    /// uses a CRL still in date, the newest, when it has several.
     public func setCRLNextUpdates(_ crls: [(issuer: String, nextUpdate: Date)]) {
         var next: [String: Double] = [:]
-        for c in crls { next[c.issuer] = min(next[c.issuer] ?? .infinity, c.nextUpdate.timeIntervalSince1970) }
+        for c in crls { next[c.issuer] = max(next[c.issuer] ?? -.infinity, c.nextUpdate.timeIntervalSince1970) }
         state.withLock { $0.crlNextUpdates = next }
     }
 
@@ -133,7 +134,7 @@ public final class Metrics: Sendable {
             for (k, v) in s.tokens.sorted(by: { $0.key < $1.key }) { out += "gateway_tokens_total{outcome=\"\(k)\"} \(v)\n" }
             out += "# HELP gateway_crl_downloads_total Scheduled CRL downloads by outcome.\n# TYPE gateway_crl_downloads_total counter\n"
             for (k, v) in s.crlDownloads.sorted(by: { $0.key < $1.key }) { out += "gateway_crl_downloads_total{outcome=\"\(k)\"} \(v)\n" }
-            out += "# HELP gateway_crl_next_update_timestamp_seconds nextUpdate of each CRL in use, by issuer CN (handshakes fail past it).\n"
+            out += "# HELP gateway_crl_next_update_timestamp_seconds nextUpdate of each CRL in use, by issuer name (handshakes fail past it).\n"
                 + "# TYPE gateway_crl_next_update_timestamp_seconds gauge\n"
             for (k, v) in s.crlNextUpdates.sorted(by: { $0.key < $1.key }) {
                 out += "gateway_crl_next_update_timestamp_seconds{issuer=\"\(Metrics.labelValue(k))\"} \(Int64(v))\n"

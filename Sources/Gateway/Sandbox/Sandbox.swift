@@ -181,12 +181,17 @@ public enum Sandbox {
         let configuration = try GatewayConfiguration.load(path: dir + "/gateway.json")
         guard configuration.sandbox else { throw Failure.io("\(dir)/gateway.json is not a sandbox configuration: refusing to reset its database") }
         let seed = try reset(store: try SQLiteStore(path: configuration.databasePath), by: operatorName)
+        try rewriteSeed(seed, directory: dir)
+        return seed
+    }
+
+    /// Puts a new seed description into `DIR/sandbox.json` (after a reset, by the CLI or the admin route).
+    static func rewriteSeed(_ seed: JSONValue, directory dir: String) throws {
         let path = dir + "/sandbox.json"
         if let data = FileManager.default.contents(atPath: path), var descriptor = try? JSONValue.parse([UInt8](data)) {
             descriptor["seed"] = seed
             try write(descriptor, to: path)
         }
-        return seed
     }
 
     /// The reset itself, on an open store (the CLI above, and `POST /admin/sandbox/reset` of a running
@@ -215,17 +220,21 @@ public enum Sandbox {
 }
 
 /// `POST /admin/sandbox/reset` (operator certificate): the reset of a running sandbox gateway, for a
-/// hosted sandbox whose editors have no shell on it. Answers 200 with the new seed description (the
-/// `seed` member of sandbox.json); on a production gateway the route answers 403 and touches nothing.
+/// hosted sandbox whose editors have no shell on it. Answers 200 with the new seed description, also
+/// written into `DIR/sandbox.json` when serving `--sandbox DIR`; on a production gateway the route
+/// answers 403 and touches nothing.
 enum SandboxRoutes {
-    static func register(in r: inout Router, store: any GatewayStore, engine: ValidationEngine, sandbox: Bool) {
+    static func register(in r: inout Router, store: any GatewayStore, engine: ValidationEngine, sandbox: Bool, directory: String?) {
         r.add("POST", "/admin/sandbox/reset", .operator) { ctx throws(FHIRError) in
             guard sandbox else {
                 throw FHIRError(status: 403, code: .forbidden, rule: "ADMIN-NOT-SANDBOX",
                                 "cette passerelle n'est pas en mode bac à sable : ses données ne sont jamais réinitialisées")
             }
             let seed: JSONValue
-            do { seed = try Sandbox.reset(store: store, engine: engine, by: ctx.peer?.commonName ?? "operator") } catch {
+            do {
+                seed = try Sandbox.reset(store: store, engine: engine, by: ctx.peer?.commonName ?? "operator")
+                if let directory { try Sandbox.rewriteSeed(seed, directory: directory) }
+            } catch {
                 Log.error("sandbox.reset.failed", [("requestId", ctx.requestId), ("error", "\(error)")])
                 throw FHIRError(status: 500, code: .exception, rule: "ADMIN-STORE", "réinitialisation du bac à sable impossible ; rien n'a changé")
             }

@@ -52,9 +52,20 @@ public enum GatewayRunner {
         // A first download before the first context (bounded by the fetch timeout per URL): a fresh
         // install starts with current revocations; a failure keeps whatever is cached.
         if !crls.urls.isEmpty { refresher.refresh { (try? makeTLS()) != nil } }
+        // Production names its ORGANISATIONS intermediates (security.md §2.5); deriving them from the trust
+        // file is for sandboxes, where the generated PKI is the whole trust file.
+        guard configuration.sandbox || !configuration.allowedIntermediates.isEmpty else {
+            throw Failure.startup("allowedIntermediates (env FHIR_GATEWAY_ALLOWED_INTERMEDIATES) must list the SHA-256 fingerprints "
+                                  + "of the intermediates that issue client certificates (IGC-Santé ACI-EL-ORG) outside sandbox mode")
+        }
         let tls = try makeTLS()
-        @Sendable func publishCRLDates() { metrics.setCRLNextUpdates(CRLCache.nextUpdates(inFiles: configuration.crlFiles + crls.files)) }
-        publishCRLDates()
+        /// What the new context enforces (logged at start and at every rebuild) and its CRLs' nextUpdate (/metrics).
+        @Sendable func published(_ context: TLSServerContext) {
+            Log.info("tls.client-certificates", [("allowedIntermediates", context.clientPolicy.described.joined(separator: "; ")),
+                                                 ("requiredPolicies", configuration.clientCertificatePolicies.joined(separator: ","))])
+            metrics.setCRLNextUpdates(CRLCache.nextUpdates(inFiles: configuration.crlFiles + crls.files))
+        }
+        published(tls)
         // Reverse-proxy mode: a plain listener (meant for loopback behind the proxy); the TLS context's
         // trust store then only verifies the certificates the proxy forwards.
         let proxied = configuration.reverseProxy
@@ -77,7 +88,7 @@ public enum GatewayRunner {
                     let fresh = try makeTLS()
                     server.replaceTLS(fresh)
                     service.replaceProxyVerifier(fresh)
-                    publishCRLDates()
+                    published(fresh)
                     AuditTrail.record(store, AuditEntry(interaction: "tls-reload", status: 200, outcome: "reloaded (\(cause))"))
                     Log.info("tls.reloaded", [("cause", cause), ("crlFiles", String(configuration.crlFiles.count + crls.files.count))])
                     return true

@@ -51,7 +51,7 @@ public final class GatewayService: Sendable {
         HandicapAdminRoutes.register(in: &r, store: store)
         ValidateRoutes.register(in: &r, engine: validation)
         AuditEventRoutes.register(in: &r, store: store)
-        SandboxRoutes.register(in: &r, store: store, engine: validation, sandbox: configuration.sandbox)
+        SandboxRoutes.register(in: &r, store: store, engine: validation, sandbox: configuration.sandbox, directory: configuration.sandboxDirectory)
         self.router = r
     }
 

@@ -127,7 +127,7 @@ public final class CRLCache: Sendable {
         }
     }
 
-    /// The `nextUpdate` of every CRL in these PEM files, by issuer CN (or the whole issuer name), for the
+    /// The `nextUpdate` of every CRL in these PEM files, by issuer name (two CAs may share a CN), for the
     /// `gateway_crl_next_update_timestamp_seconds` gauge: handshakes fail once a CRL is past it (OpenSSL
     /// refuses expired CRLs), so an operator alerts on it before that happens.
     public static func nextUpdates(inFiles files: [String]) -> [(issuer: String, nextUpdate: Date)] {
@@ -140,8 +140,7 @@ public final class CRLCache: Sendable {
                 defer { BIO_free(bio) }
                 while let crl = PEM_read_bio_X509_CRL(bio, nil, nil, nil) {
                     defer { X509_CRL_free(crl) }
-                    let name = TLSStream.names(X509_CRL_get_issuer(crl))
-                    let issuer = name.last { $0.0 == "CN" }?.1 ?? name.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
+                    let issuer = TLSStream.names(X509_CRL_get_issuer(crl)).map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
                     if let next = TLSStream.date(X509_CRL_get0_nextUpdate(crl)) { out.append((issuer, next)) }
                 }
                 ERR_clear_error() // the loop ends on "no start line"

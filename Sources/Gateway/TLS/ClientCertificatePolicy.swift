@@ -8,11 +8,17 @@ import Foundation
 /// One check for both ways a certificate arrives: inside our TLS handshake (OpenSSL's certificate
 /// verification callback, so that a refusal is a TLS alert like any other verification failure) and
 /// for a trusted proxy's header. A class: the handshake callback reaches it through an opaque pointer.
-final class ClientCertificatePolicy: Sendable {
+///
+/// `@unchecked Sendable`: immutable after `init`; the OID objects are only read (`OBJ_cmp`).
+final class ClientCertificatePolicy: @unchecked Sendable {
     /// SHA-256 of the DER of each allowed issuing intermediate.
     let allowedIntermediates: Set<[UInt8]>
+    /// Subject and fingerprint of each, for the start-up log.
+    let described: [String]
     /// Dotted OIDs of which the leaf must carry one; empty: no policy check.
     let requiredPolicies: [String]
+    /// The same OIDs as OpenSSL objects, compared with `OBJ_cmp` (owned, freed in deinit).
+    private let policyObjects: [OpaquePointer]
 
     /// Why a verified chain is still refused, carried through OpenSSL as a verification error code.
     enum Refusal: CaseIterable {
@@ -49,19 +55,38 @@ final class ClientCertificatePolicy: Sendable {
     /// `allowed` nil: the CA certificates of the trust file that are not self-issued, so that a client can
     /// only be issued by an intermediate the operator placed there.
     init(allowed: [[UInt8]]?, trustFile: String, requiredPolicies: [String]) throws(Setup) {
+        guard let data = FileManager.default.contents(atPath: trustFile) else { throw .invalid("cannot read the trust file \(trustFile)") }
+        let certs = CRLCache.certificates(inPEM: [UInt8](data))
+        defer { certs.forEach { X509_free($0) } }
         if let allowed {
             allowedIntermediates = Set(allowed)
         } else {
-            guard let data = FileManager.default.contents(atPath: trustFile) else { throw .invalid("cannot read the trust file \(trustFile)") }
-            let certs = CRLCache.certificates(inPEM: [UInt8](data))
-            defer { certs.forEach { X509_free($0) } }
-            allowedIntermediates = Set(certs.filter { X509_check_ca($0) > 0 && X509_check_issued($0, $0) != X509_V_OK }.map(Self.fingerprint))
+            // CA certificates that are not self-issued (EXFLAG_SI: same subject and issuer, whatever the key usage).
+            allowedIntermediates = Set(certs.filter { X509_check_ca($0) > 0 && (X509_get_extension_flags($0) & shim_EXFLAG_SI) == 0 }
+                .map(Self.fingerprint))
         }
         guard !allowedIntermediates.isEmpty else {
             throw .invalid("no allowed intermediate: list them in allowedIntermediates or put the ORGANISATIONS intermediate in \(trustFile)")
         }
+        let known = Dictionary(certs.map { (Self.fingerprint($0), $0) }, uniquingKeysWith: { a, _ in a })
+        described = allowedIntermediates.map { print in
+            let hex = print.map { String(format: "%02X", $0) }.joined(separator: ":")
+            let subject = known[print].map { cert in TLSStream.names(X509_get_subject_name(cert)).last { $0.0 == "CN" }?.1 ?? "?" } ?? "not in the trust file"
+            return "\(subject) [\(hex)]"
+        }.sorted()
+        var objects: [OpaquePointer] = []
+        for oid in requiredPolicies {
+            guard let object = OBJ_txt2obj(oid, 1) else {
+                objects.forEach { ASN1_OBJECT_free($0) }
+                throw .invalid("certificate policy \(oid) is not a dotted OID")
+            }
+            objects.append(object)
+        }
         self.requiredPolicies = requiredPolicies
+        self.policyObjects = objects
     }
+
+    deinit { policyObjects.forEach { ASN1_OBJECT_free($0) } }
 
     static func fingerprint(_ cert: OpaquePointer) -> [UInt8] {
         var md = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
@@ -81,7 +106,7 @@ final class ClientCertificatePolicy: Sendable {
               allowedIntermediates.contains(Self.fingerprint(parent)) else {
             return .intermediate
         }
-        if !requiredPolicies.isEmpty && !requiredPolicies.contains(where: { shim_X509_has_policy(leaf, $0) == 1 }) {
+        if !policyObjects.isEmpty && !policyObjects.contains(where: { shim_X509_has_policy(leaf, $0) == 1 }) {
             return .policy
         }
         return nil

@@ -77,6 +77,8 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         // The client purpose makes OpenSSL require EKU clientAuth when present.
         X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT)
+        // The same depth limit for certificates forwarded by a proxy (verified on this store, not in a handshake).
+        X509_STORE_set_depth(store, 2)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
         SSL_CTX_set_cert_verify_callback(ctx, ClientCertificatePolicy.verifyCallback, Unmanaged.passUnretained(clientPolicy).toOpaque())
         // Leaf, at most two CAs, anchor (security.md §2.6.2); ClientCertificatePolicy then wants exactly one intermediate.
