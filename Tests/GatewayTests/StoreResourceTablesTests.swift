@@ -4,7 +4,8 @@ import Foundation
 
 /// Migrations 9 and 10 (tables whose rows carry documents become rowid tables): a store written at the
 /// previous version reads the same after the upgrade, the tables are rowid tables with their unique keys,
-/// and the foreign keys that pointed at them (`search_key`, `hdc_notification`) follow.
+/// and the foreign keys that pointed at them (`search_key`, `hdc_notification`) follow. Migration 11:
+/// search keys get their resource's lastUpdated, and polls by key return what the other plans return.
 @Suite struct StoreResourceTablesTests {
     @Test func aVersion8StoreUpgradesKeepingEverything() throws {
         let dir = StoreTempDir()
@@ -18,8 +19,9 @@ import Foundation
                 for tenant in [StoreFixtures.egA, StoreFixtures.egB] {
                     var cursor: String?
                     repeat {
+                        // No lower bound: the plan that reads no column added after version 8.
                         let page = try tx.search(SearchQuery(tenant: tenant, type: "DocumentReference", keys: [SearchKey("type", "57830-2")],
-                                                             lastUpdated: [LastUpdatedBound(.gt, Timestamp(milliseconds: 0))], count: 7, cursor: cursor))
+                                                             count: 7, cursor: cursor))
                         lines += page.resources.map { "\(tenant) \($0.id) v\($0.versionId) \($0.lastUpdated.milliseconds) \($0.body.count)" }
                         cursor = page.next
                     } while cursor != nil
@@ -36,6 +38,7 @@ import Foundation
         let before: [String]
         do {
             let store = try SQLiteStore(path: path, options: old)
+            try StoreFixtures.writeAtOldVersion(store) {
             for n in 0..<40 {
                 let tenant = n % 3 == 0 ? StoreFixtures.egB : StoreFixtures.egA
                 try store.write { tx in
@@ -49,6 +52,7 @@ import Foundation
                         }
                     }
                 }
+            }
             }
             before = try snapshot(store)
             #expect(before.count == 40 + 40)
@@ -67,7 +71,7 @@ import Foundation
             #expect(try c.query("PRAGMA foreign_key_check") { $0.text(0) ?? "" }.isEmpty)
             #expect(try c.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('resource', 'search_key') AND sql IS NOT NULL ORDER BY name") {
                 $0.text(0) ?? ""
-            } == ["resource_by_last_updated", "search_key_by_resource"])
+            } == ["resource_by_last_updated", "search_key_by_resource", "search_key_by_value_time"])
             // The unique keys hold: a second row for the same (tenant, type, id) is refused.
             #expect(throws: SQLiteError.self) {
                 try c.run("INSERT INTO resource (tenant, type, id, version, last_updated, body) SELECT tenant, type, id, 9, 1, X'00' FROM resource LIMIT 1")
@@ -141,6 +145,61 @@ import Foundation
                                                      personKey: "ins:1", kind: .attribution, state: .active, version: 1, documentId: "x", cda: cda,
                                                      createdAt: .now(), updatedAt: .now()))
             }
+        }
+    }
+
+    @Test func aVersion10StoreGivesItsSearchKeysTheirTime() throws {
+        let dir = StoreTempDir()
+        let path = dir.file("g.db")
+        var old = SQLiteDatabase.Options()
+        old.migrations = Array(Migration.all.prefix(10))
+        do {
+            let store = try SQLiteStore(path: path, options: old)
+            try StoreFixtures.writeAtOldVersion(store) {
+            for n in 0..<60 {
+                try store.write { tx in
+                    let origin = n % 5 == 0 ? "event" : "own"
+                    let task = try tx.create(tenant: StoreFixtures.egA, type: "Task", keys: [SearchKey("origin", origin), SearchKey("decision", "D\(n % 7)")]) {
+                        StoreFixtures.body($0)
+                    }
+                    if n % 6 == 0 {
+                        tx.nextWriteInstant()
+                        _ = try tx.update(tenant: StoreFixtures.egA, type: "Task", id: task.id, ifMatch: 1, keys: [SearchKey("origin", origin)]) {
+                            StoreFixtures.body($0, ",\"status\":\"completed\"")
+                        }
+                    }
+                }
+            }
+            }
+        }
+        let store = try SQLiteStore(path: path)
+        let stale = try store.database.read { c in
+            try c.queryOne("SELECT count(*) FROM search_key k JOIN resource r ON r.tenant = k.tenant AND r.type = k.type AND r.id = k.id WHERE k.last_updated <> r.last_updated") { $0.int(0) }
+        }
+        #expect(stale == 0, "every key carries its resource's lastUpdated")
+        // After the upgrade and after new writes, a poll by key (walking the key) pages exactly like the
+        // same search without a bound (the key's entries, sorted), for a selective and a common key.
+        for n in 0..<12 {
+            try store.write { tx in
+                _ = try tx.create(tenant: StoreFixtures.egA, type: "Task", keys: [SearchKey("origin", n % 3 == 0 ? "event" : "own")]) { StoreFixtures.body($0) }
+            }
+        }
+        for origin in ["event", "own"] {
+            func all(bound: Bool) throws -> [String] {
+                var ids: [String] = [], cursor: String?
+                repeat {
+                    let page = try store.read { tx in
+                        try tx.search(SearchQuery(tenant: StoreFixtures.egA, type: "Task", keys: [SearchKey("origin", origin)],
+                                                  lastUpdated: bound ? [LastUpdatedBound(.gt, Timestamp(milliseconds: 0))] : [], count: 4, cursor: cursor))
+                    }
+                    ids += page.resources.map { "\($0.id) \($0.lastUpdated.milliseconds)" }
+                    cursor = page.next
+                } while cursor != nil
+                return ids
+            }
+            let polled = try all(bound: true)
+            #expect(polled == (try all(bound: false)) && !polled.isEmpty, "\(origin)")
+            #expect(polled.count == (origin == "event" ? 12 + 4 : 48 + 8), "\(origin): \(polled.count)")
         }
     }
 }

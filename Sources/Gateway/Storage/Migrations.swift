@@ -173,5 +173,6 @@ extension Migration {
         handicapFlows,
         resourceRowidTables,
         decisionRowidTable,
+        searchKeyTime,
     ]
 }

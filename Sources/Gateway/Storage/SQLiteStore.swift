@@ -128,18 +128,23 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
     /// The SQL and bindings for a search (tests check its query plan).
     static func searchStatement(_ q: SearchQuery) throws -> (String, [SQLiteValue]) {
         let columns = "r.type, r.id, r.version, r.last_updated, r.body"
-        // Which index drives the query. Polling (flows 1 and 5) always has a lower _lastUpdated bound:
-        // walk (tenant, type, last_updated, id) from it, in result order, checking keys per row.
-        // Without a lower bound but with keys (flow 3: identifier=…), start from the first key's
-        // entries (few rows) and sort them; CROSS JOIN makes SQLite keep that join order.
+        // Which index drives the query; CROSS JOIN makes SQLite keep the join order given.
+        // - Polling (flows 1 and 5: a lower _lastUpdated bound) with a key: walk that key's entries
+        //   (tenant, type, name, value, last_updated, id) from the bound, in result order; the resource
+        //   row is looked up per entry (search_key.last_updated is the resource's, migration 11).
+        // - Polling without a key: walk (tenant, type, last_updated, id) from the bound.
+        // - No lower bound but keys (flow 3: identifier=…): the first key's entries (few rows), sorted.
         let hasLowerBound = q.lastUpdated.contains { $0.comparator == .gt || $0.comparator == .ge }
         var sql: String
         var values: [SQLiteValue]
         var keys = q.keys[...]
-        if !hasLowerBound, let first = keys.popFirst() {
+        // The columns that order the walk and carry the bounds and the cursor.
+        var time = "r.last_updated", id = "r.id"
+        if let first = keys.popFirst() {
             sql = "SELECT \(columns) FROM search_key k0 CROSS JOIN resource r ON r.tenant = k0.tenant AND r.type = k0.type AND r.id = k0.id"
                 + " WHERE k0.tenant = ? AND k0.type = ? AND k0.name = ? AND k0.value = ?"
             values = [.text(q.tenant), .text(q.type), .text(first.name), .text(first.value)]
+            if hasLowerBound { time = "k0.last_updated"; id = "k0.id" }
         } else {
             sql = "SELECT \(columns) FROM resource r WHERE r.tenant = ? AND r.type = ?"
             values = [.text(q.tenant), .text(q.type)]
@@ -147,12 +152,12 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
         for bound in q.lastUpdated {
             let op: String
             switch bound.comparator { case .gt: op = ">"; case .ge: op = ">="; case .lt: op = "<"; case .le: op = "<=" }
-            sql += " AND r.last_updated \(op) ?"
+            sql += " AND \(time) \(op) ?"
             values.append(.integer(bound.instant.milliseconds))
         }
         if let token = q.cursor {
             guard let cursor = SearchCursor(token: token) else { throw StoreError.invalidCursor }
-            sql += " AND (r.last_updated, r.id) > (?, ?)"
+            sql += " AND (\(time), \(id)) > (?, ?)"
             values += [.integer(cursor.lastUpdated), .text(cursor.id)]
         }
         for key in keys {
@@ -163,7 +168,7 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
             sql += " AND NOT EXISTS (SELECT 1 FROM search_key km JOIN search_mask m ON m.tenant = km.tenant AND m.name = km.name AND m.value = km.value"
                 + " WHERE km.tenant = r.tenant AND km.type = r.type AND km.id = r.id AND m.kept_last_updated <> r.last_updated)"
         }
-        sql += " ORDER BY r.last_updated, r.id LIMIT ?"
+        sql += " ORDER BY \(time), \(id) LIMIT ?"
         values.append(.integer(Int64(q.count + 1)))
         return (sql, values)
     }
@@ -199,8 +204,8 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
         }
         try c.run("INSERT INTO resource_version (tenant, type, id, version, last_updated, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", values)
         for key in Set(keys) {
-            try c.run("INSERT INTO search_key (tenant, type, name, value, id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                      [.text(tenant), .text(meta.type), .text(key.name), .text(key.value), .text(meta.id)])
+            try c.run("INSERT INTO search_key (tenant, type, name, value, id, last_updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                      [.text(tenant), .text(meta.type), .text(key.name), .text(key.value), .text(meta.id), .integer(meta.lastUpdated.milliseconds)])
         }
         return StoredResource(tenant: tenant, meta: meta, body: body)
     }
