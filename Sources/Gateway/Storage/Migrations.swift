@@ -174,5 +174,6 @@ extension Migration {
         resourceRowidTables,
         decisionRowidTable,
         searchKeyTime,
+        eventKeyTimeIndex,
     ]
 }

@@ -129,10 +129,11 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
     static func searchStatement(_ q: SearchQuery) throws -> (String, [SQLiteValue]) {
         let columns = "r.type, r.id, r.version, r.last_updated, r.body"
         // Which index drives the query; CROSS JOIN makes SQLite keep the join order given.
-        // - Polling (flows 1 and 5: a lower _lastUpdated bound) with a key: walk that key's entries
-        //   (tenant, type, name, value, last_updated, id) from the bound, in result order; the resource
-        //   row is looked up per entry (search_key.last_updated is the resource's, migration 11).
-        // - Polling without a key: walk (tenant, type, last_updated, id) from the bound.
+        // - Polling (a lower _lastUpdated bound) whose first key is the time-indexed one (flow 5's
+        //   origin=event): walk that key's entries (tenant, type, last_updated, id) from the bound, in
+        //   result order, through the partial index of migration 12; the resource row per entry.
+        // - Other polling (flow 1): walk (tenant, type, last_updated, id) of `resource` from the bound,
+        //   in result order, checking keys per row.
         // - No lower bound but keys (flow 3: identifier=…): the first key's entries (few rows), sorted.
         let hasLowerBound = q.lastUpdated.contains { $0.comparator == .gt || $0.comparator == .ge }
         var sql: String
@@ -140,11 +141,17 @@ final class SQLiteStoreTransaction: StoreWriteTransaction {
         var keys = q.keys[...]
         // The columns that order the walk and carry the bounds and the cursor.
         var time = "r.last_updated", id = "r.id"
-        if let first = keys.popFirst() {
+        if hasLowerBound, keys.first == Self.timeIndexedKey {
+            keys.removeFirst()
+            let k = Self.timeIndexedKey
+            sql = "SELECT \(columns) FROM search_key k0 CROSS JOIN resource r ON r.tenant = k0.tenant AND r.type = k0.type AND r.id = k0.id"
+                + " WHERE k0.tenant = ? AND k0.type = ? AND k0.name = '\(k.name)' AND k0.value = '\(k.value)'"
+            values = [.text(q.tenant), .text(q.type)]
+            time = "k0.last_updated"; id = "k0.id"
+        } else if !hasLowerBound, let first = keys.popFirst() {
             sql = "SELECT \(columns) FROM search_key k0 CROSS JOIN resource r ON r.tenant = k0.tenant AND r.type = k0.type AND r.id = k0.id"
                 + " WHERE k0.tenant = ? AND k0.type = ? AND k0.name = ? AND k0.value = ?"
             values = [.text(q.tenant), .text(q.type), .text(first.name), .text(first.value)]
-            if hasLowerBound { time = "k0.last_updated"; id = "k0.id" }
         } else {
             sql = "SELECT \(columns) FROM resource r WHERE r.tenant = ? AND r.type = ?"
             values = [.text(q.tenant), .text(q.type)]
