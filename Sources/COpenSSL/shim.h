@@ -14,6 +14,8 @@ static inline long shim_SSL_CTX_set_mode(SSL_CTX *c, long m) { return SSL_CTX_se
 static inline int shim_sk_X509_num(const STACK_OF(X509) *sk) { return sk_X509_num(sk); }
 static inline X509 *shim_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(sk, i); }
 static inline void shim_OPENSSL_free(void *p) { OPENSSL_free(p); }
+static inline int shim_sk_X509_OBJECT_num(const STACK_OF(X509_OBJECT) *sk) { return sk_X509_OBJECT_num(sk); }
+static inline X509_OBJECT *shim_sk_X509_OBJECT_value(const STACK_OF(X509_OBJECT) *sk, int i) { return sk_X509_OBJECT_value(sk, i); }
 static const uint64_t shim_SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
 static const uint64_t shim_SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
 static const unsigned long shim_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;

@@ -230,11 +230,13 @@ final class CRLPublisher: Sendable {
         #expect(publisher.requests == [200: 3, 304: 2])
     }
 
-    @Test func nextUpdatesAreReadFromEveryCRLOfEveryFile() throws {
+    @Test func theContextReportsTheNextUpdateOfEveryCRLItLoaded() throws {
         let pki = try CRLTestPKI()
         let both = pki.tmp.file("both.pem")
         try Data(try pki.crl("root") + (try pki.crl("org"))).write(to: URL(fileURLWithPath: both))
-        let dates = CRLCache.nextUpdates(inFiles: [both, pki.tmp.file("absent.pem")])
+        let context = try TLSServerContext(.init(certificateFile: pki.dir + "/server-chain.crt", privateKeyFile: pki.dir + "/server.key",
+                                                 trustFile: pki.dir + "/trust.pem", crlFiles: [both]))
+        let dates = context.crlNextUpdates
         #expect(dates.count == 2 && dates.allSatisfy { $0.nextUpdate > Date().addingTimeInterval(20 * 86_400) }, "\(dates)")
         #expect(Set(dates.map(\.issuer)).count == 2 && dates.contains { $0.issuer.hasSuffix("ORGANISATIONS") })
         let metrics = Metrics()

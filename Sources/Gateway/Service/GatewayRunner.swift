@@ -63,7 +63,7 @@ public enum GatewayRunner {
         @Sendable func published(_ context: TLSServerContext) {
             Log.info("tls.client-certificates", [("allowedIntermediates", context.clientPolicy.described.joined(separator: "; ")),
                                                  ("requiredPolicies", configuration.clientCertificatePolicies.joined(separator: ","))])
-            metrics.setCRLNextUpdates(CRLCache.nextUpdates(inFiles: configuration.crlFiles + crls.files))
+            metrics.setCRLNextUpdates(context.crlNextUpdates)
         }
         published(tls)
         // Reverse-proxy mode: a plain listener (meant for loopback behind the proxy); the TLS context's

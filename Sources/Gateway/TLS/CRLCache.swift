@@ -127,28 +127,6 @@ public final class CRLCache: Sendable {
         }
     }
 
-    /// The `nextUpdate` of every CRL in these PEM files, by issuer name (two CAs may share a CN), for the
-    /// `gateway_crl_next_update_timestamp_seconds` gauge: handshakes fail once a CRL is past it (OpenSSL
-    /// refuses expired CRLs), so an operator alerts on it before that happens.
-    public static func nextUpdates(inFiles files: [String]) -> [(issuer: String, nextUpdate: Date)] {
-        var out: [(issuer: String, nextUpdate: Date)] = []
-        for path in files {
-            guard let data = FileManager.default.contents(atPath: path) else { continue }
-            let pem = [UInt8](data)
-            pem.withUnsafeBufferPointer { buf in
-                guard let base = buf.baseAddress, let bio = BIO_new_mem_buf(base, Int32(buf.count)) else { return }
-                defer { BIO_free(bio) }
-                while let crl = PEM_read_bio_X509_CRL(bio, nil, nil, nil) {
-                    defer { X509_CRL_free(crl) }
-                    let issuer = TLSStream.names(X509_CRL_get_issuer(crl)).map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
-                    if let next = TLSStream.date(X509_CRL_get0_nextUpdate(crl)) { out.append((issuer, next)) }
-                }
-                ERR_clear_error() // the loop ends on "no start line"
-            }
-        }
-        return out
-    }
-
     static func certificates(inPEM pem: [UInt8]) -> [OpaquePointer] {
         pem.withUnsafeBufferPointer { buf -> [OpaquePointer] in
             guard let base = buf.baseAddress, let bio = BIO_new_mem_buf(base, Int32(buf.count)) else { return [] }

@@ -35,6 +35,10 @@ public final class TLSServerContext: @unchecked Sendable {
 
     let ctx: OpaquePointer
     let clientPolicy: ClientCertificatePolicy
+    /// The `nextUpdate` of every CRL this context checks with, by issuer name (two CAs may share a CN),
+    /// read from its store once built, for the `gateway_crl_next_update_timestamp_seconds` gauge:
+    /// handshakes fail once a CRL in use is past it (OpenSSL refuses expired CRLs).
+    public let crlNextUpdates: [(issuer: String, nextUpdate: Date)]
 
     public init(_ config: Configuration) throws {
         do { clientPolicy = try ClientCertificatePolicy(allowed: config.allowedIntermediates, trustFile: config.trustFile,
@@ -83,6 +87,15 @@ public final class TLSServerContext: @unchecked Sendable {
         SSL_CTX_set_cert_verify_callback(ctx, ClientCertificatePolicy.verifyCallback, Unmanaged.passUnretained(clientPolicy).toOpaque())
         // Leaf, at most two CAs, anchor (security.md §2.6.2); ClientCertificatePolicy then wants exactly one intermediate.
         SSL_CTX_set_verify_depth(ctx, 2)
+        var crls: [(issuer: String, nextUpdate: Date)] = []
+        if let objects = X509_STORE_get0_objects(store) {
+            for i in 0..<shim_sk_X509_OBJECT_num(objects) {
+                guard let object = shim_sk_X509_OBJECT_value(objects, i), X509_OBJECT_get_type(object) == X509_LU_CRL,
+                      let crl = X509_OBJECT_get0_X509_CRL(object), let next = TLSStream.date(X509_CRL_get0_nextUpdate(crl)) else { continue }
+                crls.append((TLSStream.names(X509_CRL_get_issuer(crl)).map { "\($0.0)=\($0.1)" }.joined(separator: ", "), next))
+            }
+        }
+        crlNextUpdates = crls
         let sid: [UInt8] = Array("fhir-gateway".utf8)
         _ = SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))
     }
